@@ -1,0 +1,1 @@
+"""What the parts of ddbload agree on: the staging line, value rules, configuration, names."""

@@ -1,0 +1,37 @@
+"""Names shared by the stacks (which set them) and the runtime (which reads them).
+
+Every environment variable the Lambda functions and the CLI read is named here
+once. Stacks import these constants to set them; ``transforms`` and
+``loaders`` import them to read them at start.
+"""
+
+# The pipeline configuration (contract.config), as the JSON the stacks validated.
+ENV_CONFIG = "DDBLOAD_CONFIG"
+# S3 staging bucket and the three prefixes (data, Firehose failures, quarantine).
+ENV_BUCKET = "DDBLOAD_BUCKET"
+ENV_STAGING_PREFIX = "DDBLOAD_STAGING_PREFIX"
+ENV_ERROR_PREFIX = "DDBLOAD_ERROR_PREFIX"
+ENV_QUARANTINE_PREFIX = "DDBLOAD_QUARANTINE_PREFIX"
+# Secrets Manager secret (ARN or name) with the MariaDB credentials
+# (host, port, username, password, dbname), the RDS secret shape.
+ENV_DB_SECRET = "DDBLOAD_DB_SECRET"
+# SQS work queue fed by S3 object-created events (URL).
+ENV_WORK_QUEUE_URL = "DDBLOAD_WORK_QUEUE_URL"
+# Local mode: boto3 endpoint of the moto server, and the MariaDB URL override.
+ENV_AWS_ENDPOINT = "AWS_ENDPOINT_URL"
+ENV_MARIADB_URL = "MARIADB_URL"
+# CLI: which deployed stack to talk to, or local mode.
+ENV_STACK_NAME = "DDBLOAD_STACK"
+ENV_LOCAL = "DDBLOAD_LOCAL"
+
+# CloudFormation output names the CLI reads to find a deployed pipeline.
+OUTPUT_BUCKET = "StagingBucketName"
+OUTPUT_STAGING_PREFIX = "StagingPrefix"
+OUTPUT_ERROR_PREFIX = "ErrorPrefix"
+OUTPUT_QUARANTINE_PREFIX = "QuarantinePrefix"
+OUTPUT_LOADER_FUNCTION = "LoaderFunctionName"
+OUTPUT_TRANSFORM_FUNCTION = "TransformFunctionName"
+OUTPUT_WORK_QUEUE_URL = "WorkQueueUrl"
+OUTPUT_DEAD_LETTER_QUEUE_URL = "DeadLetterQueueUrl"
+OUTPUT_DB_SECRET = "DatabaseSecretArn"
+OUTPUT_CONFIG = "PipelineConfig"

@@ -1,0 +1,231 @@
+"""DynamoDB attribute values <-> plain JSON, exactly.
+
+The transform turns every typed DynamoDB image (``{"price": {"N": "1.50"}}``)
+into *plain JSON text* (``{"price":1.50}``) once, on the way into S3, so the
+loader never decodes values one by one in Python: MariaDB receives the text
+as is. Plain JSON cannot tell a string from binary or a list from a set, so
+each plain document travels with a sparse *type map* naming only the values
+that need it; with both, ``to_typed`` rebuilds the DynamoDB item exactly.
+
+Value rules (part of the staging contract):
+
+* N  -> a JSON number with the digits DynamoDB gave (never through float).
+* S  -> JSON string.  BOOL -> true/false.  NULL -> null.
+* B  -> the base64 text as a JSON string; type-map tag ``"B"``.
+* M  -> JSON object;  L -> JSON array; nested to any depth.
+* SS -> array of strings sorted by code point; tag ``"SS"``.
+* NS -> array of numbers sorted by value; tag ``"NS"``.
+* BS -> array of base64 strings sorted by their decoded bytes; tag ``"BS"``.
+
+The type map mirrors the item: ``{"blob": "B", "meta": {"tags": "SS"},
+"rows": {"3": "B"}}``. A string is a tag; an object descends into a map
+attribute (by name) or a list element (by decimal index).
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import orjson
+
+# JSON's number grammar. DynamoDB sends numbers in this form; anything else
+# is normalised through Decimal (still exact) or refused.
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_SET_TAGS = ("SS", "NS", "BS")
+
+PlainItem = dict[str, Any]
+TypeMap = dict[str, Any]
+
+
+class BadValue(ValueError):
+    """A typed DynamoDB value that cannot be converted; ``path`` says where."""
+
+    def __init__(self, reason: str, path: list[str] | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.path: list[str] = path or []
+
+    def __str__(self) -> str:
+        where = ".".join(self.path)
+        return f"{self.reason} at {where}" if where else self.reason
+
+
+def number_text(text: object) -> str:
+    """The JSON rendering of a DynamoDB number string, digits untouched when possible."""
+    if type(text) is not str:
+        raise BadValue(f"number must be a string, got {type(text).__name__}")
+    if _JSON_NUMBER.fullmatch(text):
+        return text
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise BadValue(f"not a number: {text[:40]!r}") from None
+    if not value.is_finite():
+        raise BadValue(f"not a finite number: {text[:40]!r}")
+    return str(value)
+
+
+def canonical_number(text: str) -> str:
+    """One spelling per numeric value (``1.50`` and ``1.5E0`` -> ``1.5``), for key identity."""
+    value = Decimal(number_text(text))
+    if value == 0:
+        return "0"
+    return format(value.normalize(), "f")
+
+
+def _binary(text: object) -> str:
+    if type(text) is not str:
+        raise BadValue("binary must be base64 text")
+    try:
+        binascii.a2b_base64(text, strict_mode=True)
+    except (binascii.Error, ValueError):
+        raise BadValue("binary value is not valid base64") from None
+    return text
+
+
+def _set(tag: str, members: object) -> list[Any]:
+    if type(members) is not list or not members:
+        raise BadValue(f"{tag} must be a non-empty list")
+    if tag == "SS":
+        for m in members:
+            if type(m) is not str:
+                raise BadValue("SS members must be strings")
+        return sorted(members)
+    if tag == "NS":
+        texts = [number_text(m) for m in members]
+        texts.sort(key=Decimal)
+        return [orjson.Fragment(t) for t in texts]
+    texts = [_binary(m) for m in members]
+    texts.sort(key=binascii.a2b_base64)
+    return texts
+
+
+def _plain(av: object, types: TypeMap, name: str) -> Any:
+    """Convert one typed value; record a tag in ``types[name]`` when plain JSON is ambiguous."""
+    if type(av) is not dict or len(av) != 1:
+        raise BadValue("attribute value must be an object with exactly one type tag")
+    ((tag, v),) = av.items()
+    if tag == "S":
+        if type(v) is not str:
+            raise BadValue("S value must be a string")
+        return v
+    if tag == "N":
+        return orjson.Fragment(number_text(v))
+    if tag == "M":
+        if type(v) is not dict:
+            raise BadValue("M value must be an object")
+        sub: TypeMap = {}
+        out = _plain_map(v, sub)
+        if sub:
+            types[name] = sub
+        return out
+    if tag == "L":
+        if type(v) is not list:
+            raise BadValue("L value must be a list")
+        sub = {}
+        items = []
+        for i, x in enumerate(v):
+            try:
+                items.append(_plain(x, sub, str(i)))
+            except BadValue as e:
+                e.path.insert(0, str(i))
+                raise
+        if sub:
+            types[name] = sub
+        return items
+    if tag == "BOOL":
+        if type(v) is not bool:
+            raise BadValue("BOOL value must be true or false")
+        return v
+    if tag == "NULL":
+        if v is not True:
+            raise BadValue("NULL value must be true")
+        return None
+    if tag == "B":
+        types[name] = "B"
+        return _binary(v)
+    if tag in _SET_TAGS:
+        types[name] = tag
+        return _set(tag, v)
+    raise BadValue(f"unknown type tag {str(tag)[:20]!r}")
+
+
+def _plain_map(m: dict[str, Any], types: TypeMap) -> dict[str, Any]:
+    out = {}
+    for k, x in m.items():
+        try:
+            out[k] = _plain(x, types, k)
+        except BadValue as e:
+            e.path.insert(0, k)
+            raise
+    return out
+
+
+def to_plain(image: object) -> tuple[bytes, TypeMap]:
+    """Typed DynamoDB image -> (plain JSON bytes, type map). Raises ``BadValue``."""
+    if type(image) is not dict:
+        raise BadValue("image must be an object of attributes")
+    types: TypeMap = {}
+    plain = _plain_map(image, types)
+    return orjson.dumps(plain), types
+
+
+def key_value(av: object) -> tuple[str, Any]:
+    """A key attribute value -> (type letter S|N|B, plain value with a canonical number)."""
+    if type(av) is not dict or len(av) != 1:
+        raise BadValue("key value must be an object with exactly one type tag")
+    ((tag, v),) = av.items()
+    if tag == "S" and type(v) is str:
+        return "S", v
+    if tag == "N":
+        return "N", orjson.Fragment(canonical_number(v))
+    if tag == "B":
+        return "B", _binary(v)
+    raise BadValue(f"key attributes must be S, N or B, got {str(tag)[:20]!r}")
+
+
+class _Num(str):
+    """Number text kept verbatim while parsing plain JSON (no float on the way back)."""
+
+
+def loads_exact(text: str | bytes) -> Any:
+    """Parse plain JSON keeping every number as its text (``_Num``)."""
+    return json.loads(text, parse_float=_Num, parse_int=_Num, parse_constant=_reject_constant)
+
+
+def _reject_constant(name: str) -> Any:
+    raise BadValue(f"{name} is not a DynamoDB value")
+
+
+def _typed(v: Any, tag: Any) -> dict[str, Any]:
+    if isinstance(tag, str):
+        if tag == "NS":
+            return {"NS": [str(x) for x in v]}
+        return {tag: list(v) if tag in _SET_TAGS else v}
+    if v is None:
+        return {"NULL": True}
+    if v is True or v is False:
+        return {"BOOL": v}
+    if isinstance(v, _Num):
+        return {"N": str(v)}
+    if isinstance(v, str):
+        return {"S": v}
+    sub = tag or {}
+    if isinstance(v, dict):
+        return {"M": {k: _typed(x, sub.get(k)) for k, x in v.items()}}
+    if isinstance(v, list):
+        return {"L": [_typed(x, sub.get(str(i))) for i, x in enumerate(v)]}
+    raise BadValue(f"unexpected plain value {type(v).__name__}")
+
+
+def to_typed(plain_text: str | bytes, types: TypeMap | None) -> dict[str, Any]:
+    """Plain JSON text + type map -> the typed DynamoDB image it came from."""
+    plain = loads_exact(plain_text)
+    if not isinstance(plain, dict):
+        raise BadValue("plain item must be a JSON object")
+    types = types or {}
+    return {k: _typed(x, types.get(k)) for k, x in plain.items()}

@@ -1,0 +1,1 @@
+"""CDK constructs and stacks: wiring only; no runtime code is imported here."""

@@ -1,0 +1,62 @@
+"""Shared fixtures: a private MariaDB database per test, and moto for AWS.
+
+MariaDB is the real server (``MARIADB_URL`` or root@127.0.0.1:3306). Each test
+that asks for ``database`` gets a fresh database with a unique name, dropped
+afterwards; no test touches a database it did not create.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlparse
+
+import pymysql
+import pytest
+
+DEFAULT_URL = "mysql://root@127.0.0.1:3306/test"
+
+
+def mariadb_params(database: str | None = None) -> dict:
+    """Connection parameters of the test server, optionally for one database."""
+    url = urlparse(os.environ.get("MARIADB_URL", DEFAULT_URL))
+    params = {
+        "host": url.hostname or "127.0.0.1",
+        "port": url.port or 3306,
+        "user": url.username or "root",
+        "password": url.password or "",
+        "autocommit": True,
+    }
+    if database:
+        params["database"] = database
+    return params
+
+
+@pytest.fixture
+def database() -> Iterator[str]:
+    """A fresh, uniquely named MariaDB database, dropped after the test."""
+    name = f"ddbt_{uuid.uuid4().hex[:12]}"
+    admin = pymysql.connect(**mariadb_params())
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+        yield name
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.close()
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials and region so boto3 never reaches a real account."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)

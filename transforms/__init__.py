@@ -1,0 +1,1 @@
+"""Firehose transform Lambda: DynamoDB Kinesis-destination records -> staging lines."""
