@@ -127,9 +127,7 @@ class PipelineConfig:
     def to_json(self) -> str:
         return json.dumps(
             {
-                "tables": {
-                    name: _mapping_to_raw(m) for name, m in sorted(self.tables.items())
-                },
+                "tables": {name: _mapping_to_raw(m) for name, m in sorted(self.tables.items())},
                 "database": asdict(self.database),
                 **self.settings,
             },
@@ -163,7 +161,11 @@ def default_mapping(source: str, key_types: dict[str, str]) -> TableMapping:
 
 def _mapping_to_raw(m: TableMapping) -> dict[str, Any]:
     raw: dict[str, Any] = {
-        "partition_key": {"name": m.keys[0].name, "type": m.keys[0].type, "column": m.keys[0].column},
+        "partition_key": {
+            "name": m.keys[0].name,
+            "type": m.keys[0].type,
+            "column": m.keys[0].column,
+        },
         "target": m.target,
         "columns": {c.name: {"path": list(c.path), "type": c.sql_type} for c in m.columns},
         "overflow_column": m.overflow_column,
@@ -256,20 +258,40 @@ def _table(source: str, raw: Any, problems: list[str]) -> TableMapping | None:
                 f"{cw}: type {sql_type!r} is not supported (INT, BIGINT, DECIMAL(p,s), DOUBLE, "
                 "VARCHAR(n), TEXT, VARBINARY(n), BLOB, DATE, DATETIME(n), TIMESTAMP(n), JSON, BOOLEAN)."
             )
-        columns.append(Column(name, path or (name,), sql_type.strip().upper() if isinstance(sql_type, str) else ""))
+        columns.append(
+            Column(
+                name, path or (name,), sql_type.strip().upper() if isinstance(sql_type, str) else ""
+            )
+        )
     overflow = raw.get("overflow_column", "item")
-    if overflow is not None and (not isinstance(overflow, str) or not IDENTIFIER.fullmatch(overflow)):
-        problems.append(f"{where}: overflow_column {overflow!r} is not a valid column name (or null).")
-    names = [k.column for k in keys if k] + [c.name for c in columns] + ([overflow] if overflow else [])
-    dupes = sorted({n.lower() for n in names if names.count(n) > 1 or [x.lower() for x in names].count(n.lower()) > 1})
+    if overflow is not None and (
+        not isinstance(overflow, str) or not IDENTIFIER.fullmatch(overflow)
+    ):
+        problems.append(
+            f"{where}: overflow_column {overflow!r} is not a valid column name (or null)."
+        )
+    names = (
+        [k.column for k in keys if k] + [c.name for c in columns] + ([overflow] if overflow else [])
+    )
+    dupes = sorted(
+        {
+            n.lower()
+            for n in names
+            if names.count(n) > 1 or [x.lower() for x in names].count(n.lower()) > 1
+        }
+    )
     if dupes:
         problems.append(f"{where}: column names used twice: {', '.join(dupes)}.")
     delete_mode = raw.get("delete_mode", "delete")
     if delete_mode not in DELETE_MODES:
-        problems.append(f"{where}: delete_mode {delete_mode!r} must be one of {', '.join(DELETE_MODES)}.")
+        problems.append(
+            f"{where}: delete_mode {delete_mode!r} must be one of {', '.join(DELETE_MODES)}."
+        )
     ttl_policy = raw.get("ttl_policy", "delete")
     if ttl_policy not in TTL_POLICIES:
-        problems.append(f"{where}: ttl_policy {ttl_policy!r} must be one of {', '.join(TTL_POLICIES)}.")
+        problems.append(
+            f"{where}: ttl_policy {ttl_policy!r} must be one of {', '.join(TTL_POLICIES)}."
+        )
     existing = raw.get("existing", False)
     if not isinstance(existing, bool):
         problems.append(f"{where}: existing must be true or false.")
@@ -322,8 +344,12 @@ def _settings(raw: dict[str, Any], problems: list[str]) -> dict[str, Any]:
             if type(value) is not int or value <= 0:
                 problems.append(f"{name} must be a positive whole number, got {value!r}.")
                 continue
-        elif not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*", value):
-            problems.append(f"{name} must be an S3 prefix of letters, digits, _ and -, got {value!r}.")
+        elif not isinstance(value, str) or not re.fullmatch(
+            r"[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*", value
+        ):
+            problems.append(
+                f"{name} must be an S3 prefix of letters, digits, _ and -, got {value!r}."
+            )
             continue
         settings[name] = value
     limits = {
@@ -390,5 +416,7 @@ def from_json(text: str) -> PipelineConfig:
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as e:
-        raise ConfigError([f"DDBLOAD_CONFIG is not valid JSON ({e.msg} at position {e.pos})."]) from None
+        raise ConfigError(
+            [f"DDBLOAD_CONFIG is not valid JSON ({e.msg} at position {e.pos})."]
+        ) from None
     return parse_config(raw)

@@ -64,7 +64,9 @@ def version_us(creation_time: object, precision: object = None) -> int:
     if type(creation_time) is float and creation_time.is_integer():
         creation_time = int(creation_time)
     if type(creation_time) is not int or creation_time <= 0:
-        raise BadLine(f"ApproximateCreationDateTime must be a positive integer, got {creation_time!r}")
+        raise BadLine(
+            f"ApproximateCreationDateTime must be a positive integer, got {creation_time!r}"
+        )
     if precision == "MICROSECOND" or creation_time >= _MICROS_THRESHOLD:
         return creation_time
     return creation_time * 1000

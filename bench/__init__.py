@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): each suite compares ddbload against baselines in the same run."""

@@ -1,0 +1,91 @@
+"""Collects benchmark figures and writes ``bench/results.json`` plus a table on stdout.
+
+One entry per case: name, value, unit, baseline (the case it is compared
+with, or null) and ratio (value / baseline value, oriented so that > 1 means
+ddbload is better; null without a baseline).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+RESULTS_PATH = Path(__file__).with_name("results.json")
+
+
+@dataclass
+class Entry:
+    name: str
+    value: float
+    unit: str
+    baseline: str | None = None
+    ratio: float | None = None
+    note: str | None = None
+
+
+@dataclass
+class Results:
+    entries: list[Entry] = field(default_factory=list)
+
+    def record(
+        self,
+        name: str,
+        value: float,
+        unit: str,
+        *,
+        baseline: str | None = None,
+        higher_is_better: bool = True,
+        note: str | None = None,
+    ) -> Entry:
+        """Add a figure; with ``baseline`` (an earlier entry's name) compute the ratio."""
+        ratio = None
+        if baseline is not None:
+            base = self.get(baseline)
+            if base.value and value:
+                ratio = value / base.value if higher_is_better else base.value / value
+        entry = Entry(
+            name, round(value, 3), unit, baseline, None if ratio is None else round(ratio, 2), note
+        )
+        self.entries.append(entry)
+        print(
+            f"  {entry.name:<52} {entry.value:>14,.2f} {entry.unit:<10}"
+            + (f" x{entry.ratio:<7} vs {entry.baseline}" if entry.ratio is not None else ""),
+            flush=True,
+        )
+        return entry
+
+    def get(self, name: str) -> Entry:
+        for e in self.entries:
+            if e.name == name:
+                return e
+        raise KeyError(f"no benchmark entry named {name!r}")
+
+    def write(self, path: Path = RESULTS_PATH) -> None:
+        doc = {
+            "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "machine": {
+                "python": platform.python_version(),
+                "cpus": _cpus(),
+                "platform": platform.platform(),
+            },
+            "entries": [asdict(e) for e in self.entries],
+        }
+        path.write_text(json.dumps(doc, indent=2) + "\n")
+
+    def table(self) -> str:
+        rows = [f"{'case':<52} {'value':>14} {'unit':<10} {'ratio':>7}  baseline"]
+        for e in self.entries:
+            ratio = f"{e.ratio:.2f}" if e.ratio is not None else ""
+            rows.append(
+                f"{e.name:<52} {e.value:>14,.2f} {e.unit:<10} {ratio:>7}  {e.baseline or ''}"
+            )
+        return "\n".join(rows)
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0))
