@@ -131,7 +131,7 @@ class PipelineConfig:
                 "database": asdict(self.database),
                 **self.settings,
             },
-            sort_keys=True,
+            # not sort_keys: column order is part of a mapping (it is the DDL order)
         )
 
 

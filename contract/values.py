@@ -27,7 +27,7 @@ from __future__ import annotations
 import binascii
 import json
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from typing import Any
 
 import orjson
@@ -74,7 +74,10 @@ def canonical_number(text: str) -> str:
     value = Decimal(number_text(text))
     if value == 0:
         return "0"
-    return format(value.normalize(), "f")
+    # normalize() rounds to the context precision (28 by default); DynamoDB
+    # numbers carry up to 38 digits, so give it exactly as many as the value has.
+    exact = Context(prec=len(value.as_tuple().digits))
+    return format(value.normalize(exact), "f")
 
 
 def _binary(text: object) -> str:
