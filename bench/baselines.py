@@ -1,0 +1,191 @@
+"""The designs the loader replaces, and its ceiling, as benchmark baselines.
+
+Each writes the same changes (``bench.workload``) into a table of the loader's
+default shape (key column + whole item as JSON + version), so the bench can
+check that every design ends in the same rows. Upserts and deletes are
+version-guarded the way a careful per-record Lambda would do it; with the
+workload's guarantees (no key comes back after a delete, re-deliveries only
+of live keys) that gives the loader's final state without tombstones.
+
+Timings start after the changes are decoded into SQL parameters, which
+favours the baselines: the loader is timed from gzip bytes.
+"""
+
+from __future__ import annotations
+
+import threading
+import zlib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pymysql
+
+from bench.workload import Change
+
+KEY_COLUMN = "id"
+ITEM_COLUMN = "item"
+
+# The old design's guard: a change applies only when its version is newer
+# than the row's, compared as (version_us, len(seq), seq). The column
+# assignments run left to right and see earlier ones, so the verdict is taken
+# once into @newer before any version column changes.
+_UPSERT = (
+    "INSERT INTO `{t}` (`id`, `item`, `version_us`, `seq`) VALUES (%s, %s, %s, %s) "
+    "ON DUPLICATE KEY UPDATE "
+    "`item` = IF(@newer := (VALUES(`version_us`), CHAR_LENGTH(VALUES(`seq`)), VALUES(`seq`))"
+    " > (`version_us`, CHAR_LENGTH(`seq`), `seq`), VALUES(`item`), `item`), "
+    "`seq` = IF(@newer, VALUES(`seq`), `seq`), "
+    "`version_us` = IF(@newer, VALUES(`version_us`), `version_us`)"
+)
+_DELETE = (
+    "DELETE FROM `{t}` WHERE `id` = %s"
+    " AND (`version_us`, CHAR_LENGTH(`seq`), `seq`) < (%s, CHAR_LENGTH(%s), %s)"
+)
+
+
+def create_table(conn: pymysql.Connection, table: str) -> None:
+    """The target as the old design kept it: key, whole item, version of the row."""
+    with conn.cursor() as cur:
+        cur.execute(
+            f"CREATE TABLE `{table}` ("
+            " `id` VARCHAR(255) NOT NULL PRIMARY KEY,"
+            " `item` JSON NOT NULL,"
+            " `version_us` BIGINT NOT NULL,"
+            " `seq` VARCHAR(64) NOT NULL"
+            ") ENGINE=InnoDB"
+        )
+
+
+def _apply(cur: pymysql.cursors.Cursor, table: str, change: Change) -> None:
+    if change.item is None:
+        cur.execute(
+            _DELETE.format(t=table), (change.key, change.version_us, change.seq, change.seq)
+        )
+    else:
+        cur.execute(
+            _UPSERT.format(t=table), (change.key, change.item, change.version_us, change.seq)
+        )
+
+
+def per_row(params: dict, table: str, changes: Sequence[Change]) -> None:
+    """The old design: one autocommit statement per change on one connection."""
+    conn = pymysql.connect(**{**params, "autocommit": True})
+    try:
+        with conn.cursor() as cur:
+            for change in changes:
+                _apply(cur, table, change)
+    finally:
+        conn.close()
+
+
+def per_row_concurrent(
+    params: dict, table: str, changes: Sequence[Change], connections: int = 8
+) -> None:
+    """The old design scaled out: one writer per shard, a key always on the same shard.
+
+    Kinesis keeps a key's changes in order within its shard, and one Lambda
+    per shard writes them; each thread here is such a Lambda.
+    """
+    shards: list[list[Change]] = [[] for _ in range(connections)]
+    for change in changes:
+        shards[zlib.crc32(change.key.encode()) % connections].append(change)
+    errors: list[BaseException] = []
+
+    def writer(shard: list[Change]) -> None:
+        try:
+            per_row(params, table, shard)
+        except BaseException as e:  # surfaced after join: a failed writer fails the case
+            errors.append(e)
+
+    threads = [threading.Thread(target=writer, args=(s,)) for s in shards]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+def _runs(batch: Sequence[Change]) -> Iterable[tuple[bool, list[Change]]]:
+    """Consecutive changes of the same kind (upsert or delete), in order."""
+    run: list[Change] = []
+    for change in batch:
+        if run and (change.item is None) != (run[0].item is None):
+            yield run[0].item is None, run
+            run = []
+        run.append(change)
+    if run:
+        yield run[0].item is None, run
+
+
+def batched(params: dict, table: str, changes: Sequence[Change], batch: int = 1000) -> None:
+    """Batched writes: ``executemany`` per run of upserts or deletes, one transaction per batch.
+
+    PyMySQL turns an ``executemany`` INSERT into multi-row statements; deletes
+    stay one statement per row. Runs keep the arrival order within a batch.
+    """
+    conn = pymysql.connect(**{**params, "autocommit": False})
+    try:
+        with conn.cursor() as cur:
+            for start in range(0, len(changes), batch):
+                for is_delete, run in _runs(changes[start : start + batch]):
+                    if is_delete:
+                        cur.executemany(
+                            _DELETE.format(t=table),
+                            [(c.key, c.version_us, c.seq, c.seq) for c in run],
+                        )
+                    else:
+                        cur.executemany(
+                            _UPSERT.format(t=table),
+                            [(c.key, c.item, c.version_us, c.seq) for c in run],
+                        )
+                conn.commit()
+    finally:
+        conn.close()
+
+
+def _tsv_field(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+
+
+def write_raw_file(changes: Sequence[Change], path: Path) -> None:
+    """The prepared load file of the ceiling: one TSV row per change, no merge to do."""
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        for c in changes:
+            item = "\\N" if c.item is None else _tsv_field(c.item)
+            f.write(f"{_tsv_field(c.key)}\t{c.op}\t{item}\t{c.version_us}\t{c.seq}\n")
+
+
+def create_raw_table(conn: pymysql.Connection, table: str) -> None:
+    """Staging-shaped and unkeyed: rows land in arrival order, nothing to look up."""
+    with conn.cursor() as cur:
+        cur.execute(
+            f"CREATE TABLE `{table}` ("
+            " `id` VARCHAR(255) NOT NULL,"
+            " `op` VARCHAR(8) NOT NULL,"
+            " `item` LONGTEXT NULL,"
+            " `version_us` BIGINT NOT NULL,"
+            " `seq` VARCHAR(64) NOT NULL"
+            ") ENGINE=InnoDB"
+        )
+
+
+def raw_load(params: dict, table: str, path: Path) -> int:
+    """The ceiling: one ``LOAD DATA LOCAL INFILE`` of a prepared file, one COMMIT."""
+    conn = pymysql.connect(**{**params, "autocommit": False, "local_infile": True})
+    try:
+        with conn.cursor() as cur:
+            loaded = cur.execute(
+                f"LOAD DATA LOCAL INFILE %s INTO TABLE `{table}` CHARACTER SET utf8mb4"
+                " FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n'"
+                " (`id`, `op`, `item`, `version_us`, `seq`)",
+                (str(path),),
+            )
+            cur.execute("SHOW WARNINGS")
+            warnings = cur.fetchall()
+        conn.commit()
+    finally:
+        conn.close()
+    if warnings:
+        raise RuntimeError(f"raw LOAD DATA gave warnings: {warnings[:3]}")
+    return loaded

@@ -1,0 +1,308 @@
+"""Loader benchmark (``python -m bench loader``): the bulk loader against the designs it replaces.
+
+The same changes (``bench.workload``) go into MariaDB by: per-row autocommit
+upserts on one connection (the old design), the same on 8 connections,
+batched ``executemany`` upserts, a raw ``LOAD DATA`` of a prepared file with
+no merge (the ceiling), and the loader from the staging objects' gzip bytes
+to COMMIT; then the loader again into a table already holding 1,000,000 rows.
+Each case runs in its own fresh database and must end in the state the
+workload's model predicts (row count + checksum), so the rates compare the
+same work. Figures go to ``bench/results.json`` through ``bench.results``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pymysql
+
+from bench import baselines, measure
+from bench.measure import PeakMemory, TableState
+from bench.results import Results
+from bench.workload import Workload, generate
+from contract import settings
+from contract.config import PipelineConfig, parse_config
+
+FULL_SIZES = (100_000, 1_000_000)
+QUICK_SIZES = (20_000,)
+# Issue 3's targets for the loader's ratio against each baseline.
+_TARGETS = {"raw": 0.8, "per-row": 25, "batched": 3}
+# The seed of the rows already in the target for the "into a full table" case;
+# its keys never meet the measured workload's.
+PREFILL_SEED = 777
+
+
+@dataclass
+class Outcome:
+    """One timed case: how long, what it left in its table, what it used."""
+
+    changes: int
+    seconds: float
+    state: TableState
+    connections: int
+    memory: PeakMemory | None = None
+    detail: dict = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.changes / self.seconds
+
+
+def server_params() -> dict:
+    """Connection parameters of the benchmark server (``MARIADB_URL`` or root@127.0.0.1)."""
+    url = urlparse(os.environ.get(settings.ENV_MARIADB_URL, "mysql://root@127.0.0.1:3306"))
+    return {
+        "host": url.hostname or "127.0.0.1",
+        "port": url.port or 3306,
+        "user": url.username or "root",
+        "password": url.password or "",
+    }
+
+
+def _state(params: dict, table: str, key_column: str, item_column: str) -> TableState:
+    conn = pymysql.connect(**params)
+    try:
+        return measure.table_state(conn, table, key_column, item_column)
+    finally:
+        conn.close()
+
+
+def _baseline(
+    params: dict, workload: Workload, table: str, write: Callable[[dict, str, list], None]
+) -> Outcome:
+    conn = pymysql.connect(**params)
+    try:
+        baselines.create_table(conn, table)
+    finally:
+        conn.close()
+    with measure.counting_connections() as counter:
+        started = time.perf_counter()
+        write(params, table, workload.changes)
+        seconds = time.perf_counter() - started
+    state = _state(params, table, baselines.KEY_COLUMN, baselines.ITEM_COLUMN)
+    return Outcome(len(workload.changes), seconds, state, counter.count)
+
+
+def case_per_row(params: dict, workload: Workload, table: str = "per_row") -> Outcome:
+    return _baseline(params, workload, table, baselines.per_row)
+
+
+def case_per_row_concurrent(params: dict, workload: Workload, table: str = "per_row_8") -> Outcome:
+    return _baseline(params, workload, table, baselines.per_row_concurrent)
+
+
+def case_batched(params: dict, workload: Workload, table: str = "batched") -> Outcome:
+    return _baseline(params, workload, table, baselines.batched)
+
+
+def case_raw_load(params: dict, workload: Workload, table: str = "raw_load") -> Outcome:
+    """The ceiling; its table holds every change, so its state is (changes, 0)."""
+    conn = pymysql.connect(**params)
+    try:
+        baselines.create_raw_table(conn, table)
+    finally:
+        conn.close()
+    with tempfile.TemporaryDirectory(prefix="ddbbench-") as tmp:
+        path = Path(tmp) / "changes.tsv"
+        baselines.write_raw_file(workload.changes, path)
+        with measure.counting_connections() as counter:
+            started = time.perf_counter()
+            loaded = baselines.raw_load(params, table, path)
+            seconds = time.perf_counter() - started
+    conn = pymysql.connect(**params)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"SELECT COUNT(*) FROM `{table}`")
+            rows = int(cur.fetchone()[0])
+    finally:
+        conn.close()
+    return Outcome(
+        len(workload.changes),
+        seconds,
+        TableState(rows, 0),
+        counter.count,
+        detail={"loaded": loaded},
+    )
+
+
+def bench_config() -> PipelineConfig:
+    """No declared tables: the workload's table loads with the lossless default mapping."""
+    return parse_config({})
+
+
+def loader_columns(config: PipelineConfig, workload: Workload) -> tuple[str, str, str]:
+    """(target table, key column, item column) the loader writes the workload into."""
+    mapping = config.mapping_for(workload.table, {"id": "S"})
+    assert mapping.overflow_column is not None
+    return mapping.target, mapping.keys[0].column, mapping.overflow_column
+
+
+def case_loader(params: dict, workload: Workload, config: PipelineConfig | None = None) -> Outcome:
+    """The loader, from the staging objects' gzip bytes to COMMIT, on one connection."""
+    from loaders.engine import load_staging_bytes
+
+    config = config or bench_config()
+    with measure.counting_connections() as counter, measure.peak_rss() as memory:
+        conn = _loader_connection(params)
+        try:
+            started = time.perf_counter()
+            jobs = load_staging_bytes(conn, config, workload.objects)
+            seconds = time.perf_counter() - started
+        finally:
+            conn.close()
+    target, key_column, item_column = loader_columns(config, workload)
+    state = _state(params, target, key_column, item_column)
+    return Outcome(
+        len(workload.changes), seconds, state, counter.count, memory, detail={"jobs": jobs}
+    )
+
+
+def _loader_connection(params: dict) -> pymysql.Connection:
+    return pymysql.connect(**{**params, "local_infile": True, "autocommit": False})
+
+
+def _label(n: int) -> str:
+    return f"{n // 1_000_000}M" if n % 1_000_000 == 0 else f"{n // 1000}k"
+
+
+def _check(name: str, got: TableState, want: TableState) -> str:
+    if got != want:
+        raise AssertionError(
+            f"{name} ended in a different state than the workload model: "
+            f"{got.rows} rows (checksum {got.checksum:x}) vs {want.rows} ({want.checksum:x})"
+        )
+    return f"{got.rows:,} rows, state = model"
+
+
+def _timed_note(outcome: Outcome, check: str) -> str:
+    return f"{outcome.changes:,} changes in {outcome.seconds:.1f} s; {check}"
+
+
+Databases = Callable[[], AbstractContextManager[dict]]
+
+
+def run(results: Results, quick: bool) -> None:
+    server = server_params()
+    sizes = QUICK_SIZES if quick else FULL_SIZES
+    run_suite(
+        results,
+        sizes,
+        prefill=sizes[-1] if quick else 1_000_000,
+        databases=lambda: measure.scratch_database(server),
+    )
+
+
+def run_suite(
+    results: Results, sizes: tuple[int, ...], *, prefill: int, databases: Databases
+) -> None:
+    """Every case at every size (per-row at the smallest), each in a database from ``databases``."""
+    workload = None
+    for n in sizes:
+        started = time.perf_counter()
+        workload = generate(n)
+        print(
+            f"  ({_label(n)}: {len(workload.objects)} staging objects, "
+            f"{workload.staged_bytes / 2**20:.0f} MiB gzip, generated in "
+            f"{time.perf_counter() - started:.0f} s, not timed)",
+            flush=True,
+        )
+        _run_size(results, databases, workload, per_row=n == sizes[0])
+    assert workload is not None
+    _run_into_full_table(results, databases, workload, prefill=prefill)
+
+
+def _run_size(results: Results, databases: Databases, workload: Workload, *, per_row: bool) -> None:
+    label = _label(len(workload.changes))
+    want = measure.expected_state(workload.expected)
+    raw_name = f"{label} raw LOAD DATA, no merge (ceiling)"
+    with databases() as db:
+        raw = case_raw_load(db, workload)
+    if raw.state.rows != len(workload.changes):
+        raise AssertionError(f"raw LOAD DATA loaded {raw.state.rows} of {raw.changes} rows")
+    results.record(raw_name, raw.rate, "changes/s", note=_timed_note(raw, "unkeyed table"))
+    if per_row:
+        for name, case in (
+            (f"{label} per-row autocommit, 1 connection", case_per_row),
+            (f"{label} per-row autocommit, 8 connections", case_per_row_concurrent),
+        ):
+            with databases() as db:
+                outcome = case(db, workload)
+            note = _timed_note(outcome, _check(name, outcome.state, want))
+            results.record(name, outcome.rate, "changes/s", note=note)
+    batched_name = f"{label} batched executemany, 1000/txn"
+    with databases() as db:
+        outcome = case_batched(db, workload)
+    note = _timed_note(outcome, _check(batched_name, outcome.state, want))
+    results.record(batched_name, outcome.rate, "changes/s", note=note)
+
+    with databases() as db:
+        loaded = case_loader(db, workload)
+    loader_name = f"{label} loader (gzip bytes -> COMMIT)"
+    note = _timed_note(loaded, _check(loader_name, loaded.state, want))
+    note += f"; target: ratio >= {_TARGETS['raw']}"
+    results.record(loader_name, loaded.rate, "changes/s", baseline=raw_name, note=note)
+    _compare(results, label, loaded.rate)
+    results.record(
+        f"{label} loader connections",
+        loaded.connections,
+        "connections",
+        note="PyMySQL connects by this process during the run, the loader's own included",
+    )
+    assert loaded.memory is not None
+    results.record(
+        f"{label} loader peak memory (RSS growth)",
+        loaded.memory.growth_mb,
+        "MiB",
+        note=(
+            f"peak RSS {loaded.memory.peak_mb:.0f} MiB over {loaded.memory.before_mb:.0f} MiB "
+            f"before the run (which holds {workload.staged_bytes / 2**20:.0f} MiB of gzip input)"
+        ),
+    )
+
+
+def _compare(results: Results, label: str, rate: float) -> None:
+    """The loader against each slower baseline measured so far (per-row may be on a smaller set)."""
+    for entry in list(results.entries):
+        if entry.unit != "changes/s" or "loader" in entry.name or "raw LOAD" in entry.name:
+            continue
+        if not (entry.name.startswith(label) or "per-row" in entry.name):
+            continue
+        case = entry.name.split(" ", 1)[1]
+        target = _TARGETS["per-row" if "per-row" in case else "batched"]
+        where = "" if entry.name.startswith(label) else f"; per-row measured on {entry.name}"
+        results.record(
+            f"{label} loader vs {case}",
+            rate,
+            "changes/s",
+            baseline=entry.name,
+            note=f"target: ratio >= {target}{where}",
+        )
+
+
+def _run_into_full_table(
+    results: Results, databases: Databases, workload: Workload, *, prefill: int
+) -> None:
+    """The same load into a target that already holds ``prefill`` rows (other keys)."""
+    label = _label(len(workload.changes))
+    prefill_load = generate(prefill, seed=PREFILL_SEED, mix=(1.0, 0.0, 0.0, 0.0))
+    want = measure.expected_state({**prefill_load.expected, **workload.expected})
+    name = f"{label} loader into a {_label(prefill)}-row table"
+    with databases() as db:
+        case_loader(db, prefill_load)
+        del prefill_load
+        loaded = case_loader(db, workload)
+    note = _timed_note(loaded, _check(name, loaded.state, want))
+    results.record(
+        name,
+        loaded.rate,
+        "changes/s",
+        baseline=f"{label} loader (gzip bytes -> COMMIT)",
+        note=note + "; target: ratio >= 0.83 (at most 20% slower)",
+    )

@@ -1,0 +1,133 @@
+"""What the loader benchmark measures besides time: table state, connections, memory.
+
+Kept apart from the cases so the smoke test (``tests/bench``) checks the
+same state comparison the benchmark relies on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import pymysql
+
+
+@dataclass(frozen=True)
+class TableState:
+    """Row count and an order-independent checksum of (key, item) pairs."""
+
+    rows: int
+    checksum: int
+
+
+def row_digest(key: str, item: str) -> int:
+    """The per-row term of ``TableState.checksum``, as ``table_state`` computes it in SQL."""
+    return int(hashlib.md5(f"{key}\0{item}".encode(), usedforsecurity=False).hexdigest()[:16], 16)
+
+
+def expected_state(rows: Mapping[str, str]) -> TableState:
+    """The state a table of ``key -> item`` rows must have."""
+    checksum = 0
+    for key, item in rows.items():
+        checksum ^= row_digest(key, item)
+    return TableState(len(rows), checksum)
+
+
+def table_state(
+    conn: pymysql.Connection, table: str, key_column: str, item_column: str
+) -> TableState:
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT COUNT(*), COALESCE(BIT_XOR(CAST(CONV(LEFT(MD5(CONCAT("
+            f"`{key_column}`, CHAR(0), `{item_column}`)), 16), 16, 10) AS UNSIGNED)), 0)"
+            f" FROM `{table}`"
+        )
+        rows, checksum = cur.fetchone()
+    return TableState(int(rows), int(checksum))
+
+
+@contextmanager
+def scratch_database(params: dict) -> Iterator[dict]:
+    """A fresh uniquely named database, dropped afterwards; yields its connection params."""
+    name = f"ddbbench_{uuid.uuid4().hex[:12]}"
+    admin = pymysql.connect(**params)
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+        yield {**params, "database": name}
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.close()
+
+
+class ConnectionCounter:
+    """Counts connections opened by this process (any thread, any caller of PyMySQL)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def bump(self) -> None:
+        with self._lock:
+            self.count += 1
+
+
+@contextmanager
+def counting_connections() -> Iterator[ConnectionCounter]:
+    # Every PyMySQL connection, however it is created, goes through
+    # Connection.connect; counting there sees the loader's own connects too.
+    counter = ConnectionCounter()
+    original = pymysql.connections.Connection.connect
+
+    def connect(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        counter.bump()
+        return original(self, *args, **kwargs)
+
+    pymysql.connections.Connection.connect = connect  # type: ignore[method-assign]
+    try:
+        yield counter
+    finally:
+        pymysql.connections.Connection.connect = original  # type: ignore[method-assign]
+
+
+def server_connections(conn: pymysql.Connection) -> int:
+    """The server's ``Connections`` counter (server-wide: other clients count too)."""
+    with conn.cursor() as cur:
+        cur.execute("SHOW GLOBAL STATUS LIKE 'Connections'")
+        return int(cur.fetchone()[1])
+
+
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        match = re.search(rf"^{field}:\s+(\d+) kB", f.read(), re.MULTILINE)
+    return int(match.group(1)) if match else 0
+
+
+@dataclass
+class PeakMemory:
+    before_mb: float = 0.0
+    peak_mb: float = 0.0
+
+    @property
+    def growth_mb(self) -> float:
+        return max(0.0, self.peak_mb - self.before_mb)
+
+
+@contextmanager
+def peak_rss() -> Iterator[PeakMemory]:
+    """Peak resident memory of this process during the block (Linux).
+
+    Resets the kernel's high-water mark first (``clear_refs`` 5), so the peak
+    is the block's own, not left over from generating the workload.
+    """
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    box = PeakMemory(before_mb=_status_kb("VmRSS") / 1024)
+    yield box
+    box.peak_mb = _status_kb("VmHWM") / 1024
