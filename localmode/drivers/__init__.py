@@ -1,0 +1,1 @@
+"""Local stand-ins for the managed glue moto does not run; each calls the real handler code."""

@@ -1,0 +1,279 @@
+"""The pipeline's AWS resources, created in the local moto_server from the pipeline config.
+
+Same shape as the deployed stack: one DynamoDB table per configured source
+(key schema from the config, stream with NEW_AND_OLD_IMAGES so the local
+stream driver can stand in for the Kinesis destination), the Kinesis change
+stream, the S3 staging bucket with an ObjectCreated notification on the
+staging prefix to the SQS work queue (moto delivers it), the work queue and its
+dead-letter queue, and a Secrets Manager secret holding the MariaDB credentials
+in the RDS secret shape. ``lambda_environment`` is what the deployed stack
+would put in the Lambda functions' environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from botocore.exceptions import ClientError
+
+from contract import settings as env_names
+from contract.config import PipelineConfig, load_cdk_json, parse_config
+from localmode import state
+from localmode.aws import ACCOUNT_ID, FAKE_CREDENTIALS, REGION, Clients
+
+KINESIS_STREAM = "ddbload-changes"
+KINESIS_SHARDS = 2
+BUCKET = "ddbload-staging-local"
+WORK_QUEUE = "ddbload-work"
+DEAD_LETTER_QUEUE = "ddbload-work-dlq"
+SECRET_NAME = "ddbload/local/mariadb"
+# Names of things moto cannot run (Firehose, the two Lambdas, the schedule);
+# the local drivers use them where AWS would put an ARN in an event.
+DELIVERY_STREAM = "ddbload-local-delivery"
+TRANSFORM_FUNCTION = "ddbload-local-transform"
+LOADER_FUNCTION = "ddbload-local-loader"
+SCHEDULE = "ddbload-local-loader-schedule"
+# Demo tables expire items through this attribute (moto never expires them;
+# the stream driver marks a delete as TTL when asked, see stream_to_kinesis).
+TTL_ATTRIBUTE = "expires_at"
+DEFAULT_MARIADB_URL = "mysql://root@127.0.0.1:3306/"
+
+
+@dataclass(frozen=True)
+class LocalResources:
+    """Names and ARNs of one local stack; saved in the state folder as JSON."""
+
+    endpoint: str
+    config_json: str
+    tables: dict[str, str]  # DynamoDB table -> its stream ARN
+    kinesis_stream: str
+    kinesis_stream_arn: str
+    bucket: str
+    staging_prefix: str
+    error_prefix: str
+    quarantine_prefix: str
+    work_queue_url: str
+    dead_letter_queue_url: str
+    db_secret_arn: str
+    database: str
+    region: str = REGION
+    delivery_stream_arn: str = (
+        f"arn:aws:firehose:{REGION}:{ACCOUNT_ID}:deliverystream/{DELIVERY_STREAM}"
+    )
+    transform_function_arn: str = (
+        f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{TRANSFORM_FUNCTION}:$LATEST"
+    )
+    loader_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{LOADER_FUNCTION}"
+    schedule_arn: str = f"arn:aws:scheduler:{REGION}:{ACCOUNT_ID}:schedule/default/{SCHEDULE}"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def config(self) -> PipelineConfig:
+        return parse_config(json.loads(self.config_json))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def mariadb_credentials(url: str | None = None, database: str = "ddbload") -> dict[str, Any]:
+    """RDS-shaped secret value from ``MARIADB_URL`` (or root@127.0.0.1:3306)."""
+    parsed = urlparse(url or os.environ.get(env_names.ENV_MARIADB_URL) or DEFAULT_MARIADB_URL)
+    return {
+        "engine": "mariadb",
+        "host": parsed.hostname or "127.0.0.1",
+        "port": parsed.port or 3306,
+        "username": unquote(parsed.username or "root"),
+        "password": unquote(parsed.password or ""),
+        "dbname": database,
+    }
+
+
+def _key_schema(config: PipelineConfig, table: str) -> tuple[list[dict], list[dict]]:
+    keys = config.tables[table].keys
+    schema = [{"AttributeName": keys[0].name, "KeyType": "HASH"}]
+    if len(keys) > 1:
+        schema.append({"AttributeName": keys[1].name, "KeyType": "RANGE"})
+    attributes = [{"AttributeName": k.name, "AttributeType": k.type} for k in keys]
+    return schema, attributes
+
+
+def _ensure_table(aws: Clients, config: PipelineConfig, table: str) -> str:
+    try:
+        desc = aws.dynamodb.describe_table(TableName=table)["Table"]
+    except ClientError as e:
+        if e.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+        schema, attributes = _key_schema(config, table)
+        desc = aws.dynamodb.create_table(
+            TableName=table,
+            KeySchema=schema,
+            AttributeDefinitions=attributes,
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )["TableDescription"]
+        aws.dynamodb.update_time_to_live(
+            TableName=table,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+        )
+    return desc["LatestStreamArn"]
+
+
+def _ensure_queue(aws: Clients, name: str, attributes: dict[str, str]) -> tuple[str, str]:
+    url = aws.sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    arn = aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    return url, arn
+
+
+def _ensure_secret(aws: Clients, value: dict[str, Any]) -> str:
+    text = json.dumps(value)
+    try:
+        return aws.secretsmanager.create_secret(Name=SECRET_NAME, SecretString=text)["ARN"]
+    except ClientError as e:
+        if e.response["Error"]["Code"] != "ResourceExistsException":
+            raise
+        return aws.secretsmanager.put_secret_value(SecretId=SECRET_NAME, SecretString=text)["ARN"]
+
+
+def create(
+    endpoint: str,
+    config: PipelineConfig | None = None,
+    *,
+    database: str | None = None,
+    mariadb_url: str | None = None,
+    state_path: str | os.PathLike[str] | None = None,
+) -> LocalResources:
+    """Create (or find) every pipeline resource in the moto_server at ``endpoint``.
+
+    ``config`` defaults to ``cdk.json`` in the working directory; ``database``
+    (default: the config's database name) goes into the secret's ``dbname``.
+    Idempotent: running it again keeps what exists and updates the secret.
+    The result is saved in the state folder for the drivers and the CLI.
+    """
+    config = config or load_cdk_json()
+    aws = Clients(endpoint)
+    settings = config.settings
+    tables = {name: _ensure_table(aws, config, name) for name in sorted(config.tables)}
+
+    try:
+        aws.kinesis.create_stream(StreamName=KINESIS_STREAM, ShardCount=KINESIS_SHARDS)
+    except ClientError as e:
+        if e.response["Error"]["Code"] != "ResourceInUseException":
+            raise
+    summary = aws.kinesis.describe_stream_summary(StreamName=KINESIS_STREAM)
+    stream_arn = summary["StreamDescriptionSummary"]["StreamARN"]
+
+    dlq_url, dlq_arn = _ensure_queue(aws, DEAD_LETTER_QUEUE, {})
+    work_url, work_arn = _ensure_queue(
+        aws,
+        WORK_QUEUE,
+        {
+            "VisibilityTimeout": str(settings["loader_timeout_seconds"] + 60),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"}),
+        },
+    )
+
+    aws.s3.create_bucket(Bucket=BUCKET)
+    aws.s3.put_bucket_notification_configuration(
+        Bucket=BUCKET,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": work_arn,
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {
+                        "Key": {
+                            "FilterRules": [
+                                {"Name": "prefix", "Value": settings["staging_prefix"] + "/"}
+                            ]
+                        }
+                    },
+                }
+            ]
+        },
+    )
+    _drain_test_event(aws, work_url)
+
+    dbname = database or config.database.name
+    secret_arn = _ensure_secret(aws, mariadb_credentials(mariadb_url, dbname))
+    resources = LocalResources(
+        endpoint=endpoint,
+        config_json=config.to_json(),
+        tables=tables,
+        kinesis_stream=KINESIS_STREAM,
+        kinesis_stream_arn=stream_arn,
+        bucket=BUCKET,
+        staging_prefix=settings["staging_prefix"],
+        error_prefix=settings["error_prefix"],
+        quarantine_prefix=settings["quarantine_prefix"],
+        work_queue_url=work_url,
+        dead_letter_queue_url=dlq_url,
+        db_secret_arn=secret_arn,
+        database=dbname,
+    )
+    state.write(state.state_dir(state_path), state.RESOURCES_FILE, resources.to_dict())
+    return resources
+
+
+def _drain_test_event(aws: Clients, queue_url: str) -> None:
+    """Remove the ``s3:TestEvent`` S3 sends when a notification is configured."""
+    for _ in range(3):
+        got = aws.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
+        messages = got.get("Messages", [])
+        if not messages:
+            return
+        for m in messages:
+            if '"s3:TestEvent"' in m["Body"]:
+                aws.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+            else:
+                aws.sqs.change_message_visibility(
+                    QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
+                )
+
+
+def load(state_path: str | os.PathLike[str] | None = None) -> LocalResources:
+    """The resources of the local stack recorded in the state folder."""
+    from localmode.server import LocalModeError
+
+    doc = state.read(state.state_dir(state_path), state.RESOURCES_FILE)
+    if not doc:
+        raise LocalModeError(
+            "the local stack has no resources yet; start it with `ddbload local up`."
+        )
+    return LocalResources(**doc)
+
+
+def lambda_environment(resources: LocalResources) -> dict[str, str]:
+    """The environment the deployed stack gives the Lambda functions, pointed at moto."""
+    return {
+        env_names.ENV_CONFIG: resources.config_json,
+        env_names.ENV_BUCKET: resources.bucket,
+        env_names.ENV_STAGING_PREFIX: resources.staging_prefix,
+        env_names.ENV_ERROR_PREFIX: resources.error_prefix,
+        env_names.ENV_QUARANTINE_PREFIX: resources.quarantine_prefix,
+        env_names.ENV_DB_SECRET: resources.db_secret_arn,
+        env_names.ENV_WORK_QUEUE_URL: resources.work_queue_url,
+        env_names.ENV_AWS_ENDPOINT: resources.endpoint,
+        "AWS_REGION": resources.region,
+        "AWS_DEFAULT_REGION": resources.region,
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        **FAKE_CREDENTIALS,
+    }
+
+
+def describe(resources: LocalResources) -> list[tuple[str, str]]:
+    """(kind, name) pairs of what the local stack holds, for `ddbload local up` to print."""
+    rows = [("DynamoDB table (stream on)", t) for t in resources.tables]
+    rows += [
+        ("Kinesis stream", f"{resources.kinesis_stream} ({KINESIS_SHARDS} shards)"),
+        ("S3 staging bucket", f"s3://{resources.bucket}/{resources.staging_prefix}/"),
+        ("SQS work queue", resources.work_queue_url),
+        ("SQS dead-letter queue", resources.dead_letter_queue_url),
+        ("Secrets Manager secret", f"{SECRET_NAME} (MariaDB database {resources.database})"),
+    ]
+    return rows
