@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pymysql
 
@@ -43,9 +44,10 @@ def table_state(
 ) -> TableState:
     with conn.cursor() as cur:
         cur.execute(
+            # As bytes: the loader's key column collates differently from its JSON column.
             "SELECT COUNT(*), COALESCE(BIT_XOR(CAST(CONV(LEFT(MD5(CONCAT("
-            f"`{key_column}`, CHAR(0), `{item_column}`)), 16), 16, 10) AS UNSIGNED)), 0)"
-            f" FROM `{table}`"
+            f"CAST(`{key_column}` AS BINARY), CHAR(0), CAST(`{item_column}` AS BINARY)"
+            f")), 16), 16, 10) AS UNSIGNED)), 0) FROM `{table}`"
         )
         rows, checksum = cur.fetchone()
     return TableState(int(rows), int(checksum))
@@ -131,3 +133,66 @@ def peak_rss() -> Iterator[PeakMemory]:
     box = PeakMemory(before_mb=_status_kb("VmRSS") / 1024)
     yield box
     box.peak_mb = _status_kb("VmHWM") / 1024
+
+
+def statement_kind(sql: str) -> str:
+    """A short name for what a statement does, from its first words."""
+    words = sql.lstrip().split(None, 4)
+    head = " ".join(words[:2]).upper()
+    if head.startswith("LOAD DATA"):
+        return "LOAD DATA"
+    if head.startswith("INSERT") and " SELECT " in sql.upper():
+        return "INSERT ... SELECT"
+    for kind in ("INSERT", "DELETE", "UPDATE", "SELECT", "CREATE", "DROP", "COMMIT", "BEGIN"):
+        if head.startswith(kind):
+            return kind
+    return "other"
+
+
+@dataclass
+class StatementTimes:
+    """Wall time spent waiting on the server, per statement kind."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, kind: str, seconds: float) -> None:
+        self.seconds[kind] = self.seconds.get(kind, 0.0) + seconds
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+
+    @property
+    def total(self) -> float:
+        return sum(self.seconds.values())
+
+
+@contextmanager
+def timing_statements() -> Iterator[StatementTimes]:
+    """Time every query and COMMIT sent by PyMySQL in this process during the block.
+
+    What is left of a run's time is the client's own work (reading gzip,
+    building the load file).
+    """
+    times = StatementTimes()
+    connection = pymysql.connections.Connection
+    original_query, original_commit = connection.query, connection.commit
+
+    def query(self, sql, unbuffered=False):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        try:
+            return original_query(self, sql, unbuffered)
+        finally:
+            text = sql.decode(errors="replace") if isinstance(sql, bytes) else sql
+            times.add(statement_kind(text), time.perf_counter() - started)
+
+    def commit(self):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        try:
+            return original_commit(self)
+        finally:
+            times.add("COMMIT", time.perf_counter() - started)
+
+    connection.query, connection.commit = query, commit  # type: ignore[method-assign]
+    try:
+        yield times
+    finally:
+        connection.query, connection.commit = original_query, original_commit  # type: ignore[method-assign]
