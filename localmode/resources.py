@@ -130,14 +130,14 @@ def _ensure_queue(aws: Clients, name: str, attributes: dict[str, str]) -> tuple[
     return url, arn
 
 
-def _ensure_secret(aws: Clients, value: dict[str, Any]) -> str:
+def _ensure_secret(aws: Clients, name: str, value: dict[str, Any]) -> str:
     text = json.dumps(value)
     try:
-        return aws.secretsmanager.create_secret(Name=SECRET_NAME, SecretString=text)["ARN"]
+        return aws.secretsmanager.create_secret(Name=name, SecretString=text)["ARN"]
     except ClientError as e:
         if e.response["Error"]["Code"] != "ResourceExistsException":
             raise
-        return aws.secretsmanager.put_secret_value(SecretId=SECRET_NAME, SecretString=text)["ARN"]
+        return aws.secretsmanager.put_secret_value(SecretId=name, SecretString=text)["ARN"]
 
 
 def create(
@@ -147,6 +147,8 @@ def create(
     database: str | None = None,
     mariadb_url: str | None = None,
     state_path: str | os.PathLike[str] | None = None,
+    suffix: str = "",
+    with_tables: bool = True,
 ) -> LocalResources:
     """Create (or find) every pipeline resource in the moto_server at ``endpoint``.
 
@@ -154,33 +156,40 @@ def create(
     (default: the config's database name) goes into the secret's ``dbname``.
     Idempotent: running it again keeps what exists and updates the secret.
     The result is saved in the state folder for the drivers and the CLI.
+    ``suffix`` names a second, separate pipeline in the same server (replay
+    uses one per run, without DynamoDB tables: ``with_tables=False``).
     """
     config = config or load_cdk_json()
     aws = Clients(endpoint)
     settings = config.settings
-    tables = {name: _ensure_table(aws, config, name) for name in sorted(config.tables)}
+    tables = (
+        {name: _ensure_table(aws, config, name) for name in sorted(config.tables)}
+        if with_tables
+        else {}
+    )
+    kinesis_stream, bucket = KINESIS_STREAM + suffix, BUCKET + suffix
 
     try:
-        aws.kinesis.create_stream(StreamName=KINESIS_STREAM, ShardCount=KINESIS_SHARDS)
+        aws.kinesis.create_stream(StreamName=kinesis_stream, ShardCount=KINESIS_SHARDS)
     except ClientError as e:
         if e.response["Error"]["Code"] != "ResourceInUseException":
             raise
-    summary = aws.kinesis.describe_stream_summary(StreamName=KINESIS_STREAM)
+    summary = aws.kinesis.describe_stream_summary(StreamName=kinesis_stream)
     stream_arn = summary["StreamDescriptionSummary"]["StreamARN"]
 
-    dlq_url, dlq_arn = _ensure_queue(aws, DEAD_LETTER_QUEUE, {})
+    dlq_url, dlq_arn = _ensure_queue(aws, DEAD_LETTER_QUEUE + suffix, {})
     work_url, work_arn = _ensure_queue(
         aws,
-        WORK_QUEUE,
+        WORK_QUEUE + suffix,
         {
             "VisibilityTimeout": str(settings["loader_timeout_seconds"] + 60),
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"}),
         },
     )
 
-    aws.s3.create_bucket(Bucket=BUCKET)
+    aws.s3.create_bucket(Bucket=bucket)
     aws.s3.put_bucket_notification_configuration(
-        Bucket=BUCKET,
+        Bucket=bucket,
         NotificationConfiguration={
             "QueueConfigurations": [
                 {
@@ -200,14 +209,14 @@ def create(
     _drain_test_event(aws, work_url)
 
     dbname = database or config.database.name
-    secret_arn = _ensure_secret(aws, mariadb_credentials(mariadb_url, dbname))
+    secret_arn = _ensure_secret(aws, SECRET_NAME + suffix, mariadb_credentials(mariadb_url, dbname))
     resources = LocalResources(
         endpoint=endpoint,
         config_json=config.to_json(),
         tables=tables,
-        kinesis_stream=KINESIS_STREAM,
+        kinesis_stream=kinesis_stream,
         kinesis_stream_arn=stream_arn,
-        bucket=BUCKET,
+        bucket=bucket,
         staging_prefix=settings["staging_prefix"],
         error_prefix=settings["error_prefix"],
         quarantine_prefix=settings["quarantine_prefix"],
