@@ -1,0 +1,96 @@
+"""One LOAD DATA round inside a batch's transaction: stage, check warnings, merge, count.
+
+The caller holds the table's named lock and an open transaction; this module
+loads the prepared rows into a temporary stage, moves every row that produced
+a warning (a value that does not fit its column, a key that would round) out
+to quarantine, then merges the rest with version guards.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from loaders import sql
+from loaders.arrowfile import load_file
+from loaders.errors import TerminalError
+from loaders.sql import Target
+
+_AT_ROW = re.compile(r"\bat row (\d+)")
+_MAX_WARNINGS = 65535
+
+
+@dataclass
+class ChunkOutcome:
+    rejected: dict[int, str] = field(default_factory=dict)  # load-file row -> reason
+    wins: dict[tuple[int, str], int] = field(default_factory=dict)  # (file, op) -> winners
+
+
+def _warnings(cur: Any, expected: int) -> dict[int, str]:
+    cur.execute("SHOW WARNINGS")
+    rows = cur.fetchall()
+    rejected: dict[int, str] = {}
+    for level, code, message in rows:
+        m = _AT_ROW.search(message)
+        if not m:
+            raise TerminalError(
+                f"LOAD DATA raised a warning that names no row ({level} {code}: {message}); "
+                "nothing was merged. Check the mapping's column types."
+            )
+        rejected.setdefault(int(m.group(1)), f"{level} {code}: {message}")
+    if expected > len(rows) or len(rows) >= _MAX_WARNINGS:
+        raise TerminalError(
+            f"LOAD DATA raised {expected} warnings, more than can be checked one by one; "
+            "nothing was merged. The mapping's column types likely do not fit the data."
+        )
+    return rejected
+
+
+def _drop(cur: Any, rejected: dict[int, str]) -> None:
+    ids = sorted(rejected)
+    for start in range(0, len(ids), 1000):
+        part = ids[start : start + 1000]
+        cur.execute(sql.delete_stage_rows(len(part)), part)
+
+
+def merge_chunk(conn: Any, t: Target, rows: pa.Table) -> ChunkOutcome:
+    """Stage ``rows`` (prepared winners), quarantine misfits, merge; no COMMIT here."""
+    out = ChunkOutcome()
+    if rows.num_rows == 0:
+        return out
+    with conn.cursor() as cur:
+        cur.execute(sql.drop_stage())
+        cur.execute(sql.create_stage(t))
+        data = load_file(rows)
+        with conn.infile(data) as name:
+            statement, params = sql.load_data(t, name)
+            cur.execute(statement, params)
+        warning_count = conn._result.warning_count if conn._result else 0
+        loaded = cur.rowcount
+        if warning_count:
+            out.rejected.update(_warnings(cur, warning_count))
+        if loaded != rows.num_rows:
+            raise TerminalError(
+                f"LOAD DATA staged {loaded} of {rows.num_rows} rows; nothing was merged."
+            )
+        cur.execute(sql.bad_rows())
+        for (row,) in cur.fetchall():
+            out.rejected.setdefault(int(row), "the item is not valid JSON")
+        _drop(cur, out.rejected)
+        for query, column in sql.inexact_rows(t):
+            cur.execute(query)
+            for (row,) in cur.fetchall():
+                out.rejected.setdefault(int(row), f"the value does not fit column {column} exactly")
+        _drop(cur, out.rejected)
+        cur.execute(sql.count_winners(t))
+        for file_index, op, wins in cur.fetchall():
+            out.wins[(int(file_index), op)] = int(wins or 0)
+        cur.execute(sql.upsert(t))
+        if t.hard_delete:
+            cur.execute(sql.hard_delete(t))
+            cur.execute(sql.write_tombstones(t))
+        cur.execute(sql.drop_stage())
+    return out

@@ -1,0 +1,89 @@
+"""Loader settings: read once at start from the environment the stacks set (or built directly).
+
+``LoaderSettings.from_env()`` is the Lambda path; tests, the CLI and local mode
+build ``LoaderSettings(...)`` with keywords. Env names come from
+``contract.settings``; a missing or bad one fails with one sentence naming it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from contract import settings as names
+from contract.config import ConfigError, PipelineConfig, from_json
+
+
+class SettingsError(ValueError):
+    """A missing or invalid loader setting; the message names it."""
+
+
+@dataclass(frozen=True)
+class LoaderSettings:
+    config: PipelineConfig
+    bucket: str = ""
+    staging_prefix: str = "staging"
+    error_prefix: str = "errors"
+    quarantine_prefix: str = "quarantine"
+    db_secret: str | None = None
+    work_queue_url: str | None = None
+    mariadb_url: str | None = None
+    # How many hour prefixes back the sweep lists (the current hour included).
+    sweep_hours: int = 3
+    # One transaction merges at most this many files / compressed bytes of one table.
+    batch_max_files: int = 32
+    batch_max_bytes: int = 64 * 1024 * 1024
+    # Rows held in Arrow before a LOAD DATA round: bounds memory on large files.
+    chunk_rows: int = 250_000
+    # Transient database errors: attempts per batch and the first backoff delay.
+    retries: int = 4
+    backoff_seconds: float = 0.5
+    lock_timeout_seconds: int = 10
+    # A Lambda run stops taking new batches when less than this is left.
+    time_margin_seconds: float = 30.0
+
+    @property
+    def tombstone_retention_hours(self) -> int:
+        return int(self.config.settings["tombstone_retention_hours"])
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> LoaderSettings:
+        """Settings from the Lambda environment; raises ``SettingsError`` naming the problem."""
+        env = os.environ if env is None else env
+        raw_config = env.get(names.ENV_CONFIG)
+        if not raw_config:
+            raise SettingsError(f"{names.ENV_CONFIG} is not set; deploy the stack or export it.")
+        try:
+            config = from_json(raw_config)
+        except ConfigError as e:
+            raise SettingsError(f"{names.ENV_CONFIG} is invalid: {' '.join(e.problems)}") from None
+        bucket = env.get(names.ENV_BUCKET, "")
+        if not bucket:
+            raise SettingsError(f"{names.ENV_BUCKET} is not set; it names the staging bucket.")
+        mariadb_url = env.get(names.ENV_MARIADB_URL) or None
+        secret = env.get(names.ENV_DB_SECRET) or None
+        if not secret and not mariadb_url:
+            raise SettingsError(
+                f"{names.ENV_DB_SECRET} is not set; it names the Secrets Manager secret "
+                f"with the MariaDB credentials (or set {names.ENV_MARIADB_URL} for local runs)."
+            )
+        prefixes = {}
+        for env_name, key in (
+            (names.ENV_STAGING_PREFIX, "staging_prefix"),
+            (names.ENV_ERROR_PREFIX, "error_prefix"),
+            (names.ENV_QUARANTINE_PREFIX, "quarantine_prefix"),
+        ):
+            value = env.get(env_name) or config.settings[key]
+            value = value.strip("/")
+            if not value:
+                raise SettingsError(f"{env_name} is empty; it must be an S3 prefix.")
+            prefixes[key] = value
+        return cls(
+            config=config,
+            bucket=bucket,
+            db_secret=secret,
+            work_queue_url=env.get(names.ENV_WORK_QUEUE_URL) or None,
+            mariadb_url=mariadb_url,
+            **prefixes,
+        )

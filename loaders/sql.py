@@ -1,0 +1,360 @@
+"""Every SQL statement the loader sends, one builder per statement kind.
+
+Identifiers are validated (``contract.config.IDENTIFIER``) and back-quoted
+here and nowhere else; values (JSON paths, versions, keys) always travel as
+driver parameters. ``Target`` describes one MariaDB target table as the
+statements need it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from contract.config import IDENTIFIER, SYSTEM_PREFIX, TableMapping
+
+VERSION = f"{SYSTEM_PREFIX}version_us"
+SEQ = f"{SYSTEM_PREFIX}seq"
+DELETED = f"{SYSTEM_PREFIX}deleted"
+EXPIRED = f"{SYSTEM_PREFIX}expired"
+LEDGER = f"{SYSTEM_PREFIX}ledger"
+STAGE = f"{SYSTEM_PREFIX}stage"
+
+# InnoDB's limit on a primary key, in bytes; key columns share it.
+_KEY_BYTES = 3072
+_DECIMAL_BYTES = 30
+SEQ_TYPE = "VARCHAR(128) CHARACTER SET ascii COLLATE ascii_bin"
+# NO PAD: DynamoDB keys 'a' and 'a ' are different items, so they must be different rows.
+STRING_KEY_CHARSET = "CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin"
+
+# Op codes in the load file: upsert, delete, expire (TTL delete kept as a flagged row).
+OP_UPSERT, OP_DELETE, OP_EXPIRE = "U", "D", "E"
+
+
+def quote(name: str) -> str:
+    """Back-quote a validated identifier; anything else is refused."""
+    if not IDENTIFIER.fullmatch(name):
+        raise ValueError(f"{name!r} is not a valid MariaDB identifier")
+    return f"`{name}`"
+
+
+def json_path(parts: tuple[str, ...] | list[str]) -> str:
+    """A MariaDB JSON path for attribute names; sent as a parameter, never as SQL text."""
+    for p in parts:
+        if not p or '"' in p or "\\" in p or any(ord(c) < 32 for c in p):
+            raise ValueError(f"attribute name {p!r} cannot be used in a JSON path")
+    return "$" + "".join(f'."{p}"' for p in parts)
+
+
+def key_sql_types(letters: list[str]) -> list[str]:
+    """Column types for key attributes (S, N, B) sharing InnoDB's primary-key byte budget."""
+    budget = _KEY_BYTES - _DECIMAL_BYTES * letters.count("N")
+    wide = sum(1 for x in letters if x in ("S", "B"))
+    share = budget // wide if wide else 0
+    types = []
+    for x in letters:
+        if x == "S":
+            types.append(f"VARCHAR({share // 4}) {STRING_KEY_CHARSET}")
+        elif x == "N":
+            types.append("DECIMAL(65,30)")
+        else:
+            types.append(f"VARBINARY({share})")
+    return types
+
+
+def tombstone_name(target: str) -> str:
+    name = f"{SYSTEM_PREFIX}tomb_{target}"
+    if len(name) <= 64:
+        return name
+    import hashlib
+
+    return f"{name[:55]}_{hashlib.sha1(target.encode()).hexdigest()[:8]}"
+
+
+_EXACT_KINDS = ("TINYINT", "SMALLINT", "MEDIUMINT", "INT", "BIGINT", "DECIMAL")
+
+
+@dataclass(frozen=True)
+class DataColumn:
+    name: str
+    sql_type: str
+    path: tuple[str, ...] | None  # None: the overflow column
+
+    @property
+    def kind(self) -> str:
+        return self.sql_type.split("(")[0].split()[0].upper()
+
+    @property
+    def exact_numeric(self) -> bool:
+        """MariaDB rounds '1.5' into an INT without a warning: such columns get a check."""
+        return self.path is not None and self.kind in _EXACT_KINDS
+
+
+@dataclass(frozen=True)
+class Target:
+    mapping: TableMapping
+    key_types: tuple[str, ...]  # SQL types of the key columns, in mapping order
+    data: tuple[DataColumn, ...]
+
+    @classmethod
+    def of(cls, mapping: TableMapping) -> Target:
+        cols = [DataColumn(c.name, c.sql_type, c.path) for c in mapping.columns]
+        if mapping.overflow_column:
+            cols.append(DataColumn(mapping.overflow_column, "JSON", None))
+        types = key_sql_types([k.type for k in mapping.keys])
+        return cls(mapping, tuple(types), tuple(cols))
+
+    @property
+    def table(self) -> str:
+        return quote(self.mapping.target)
+
+    @property
+    def tomb(self) -> str:
+        return quote(tombstone_name(self.mapping.target))
+
+    @property
+    def keys(self) -> list[str]:
+        return [quote(k.column) for k in self.mapping.keys]
+
+    @property
+    def hard_delete(self) -> bool:
+        return self.mapping.delete_mode == "delete"
+
+
+def _newer(a_ver: str, a_seq: str, b_ver: str, b_seq: str) -> str:
+    """(version_us, length of seq, seq) of a is greater than that of b."""
+    return f"({a_ver}, CHAR_LENGTH({a_seq}), {a_seq}) > ({b_ver}, CHAR_LENGTH({b_seq}), {b_seq})"
+
+
+def _join(t: Target, left: str, right: str) -> str:
+    return " AND ".join(f"{right}.{k} = {left}.{k}" for k in t.keys)
+
+
+def create_target(t: Target) -> str:
+    cols = [f"{k} {typ} NOT NULL" for k, typ in zip(t.keys, t.key_types, strict=True)]
+    cols += [f"{quote(c.name)} {c.sql_type} NULL" for c in t.data]
+    cols += system_column_defs()
+    cols.append(f"PRIMARY KEY ({', '.join(t.keys)})")
+    return (
+        f"CREATE TABLE IF NOT EXISTS {t.table} ({', '.join(cols)}) "
+        "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+    )
+
+
+def system_column_defs() -> list[str]:
+    return [
+        f"{quote(VERSION)} BIGINT NOT NULL DEFAULT 0",
+        f"{quote(SEQ)} {SEQ_TYPE} NOT NULL DEFAULT ''",
+        f"{quote(DELETED)} TINYINT(1) NOT NULL DEFAULT 0",
+        f"{quote(EXPIRED)} TINYINT(1) NOT NULL DEFAULT 0",
+    ]
+
+
+def add_columns(t: Target, defs: list[str]) -> str:
+    return f"ALTER TABLE {t.table} " + ", ".join(f"ADD COLUMN {d}" for d in defs)
+
+
+def create_tombstones(t: Target) -> str:
+    """Versioned tombstones of hard-deleted keys, with the target's key column types."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {t.tomb} "
+        f"({quote(VERSION)} BIGINT NOT NULL DEFAULT 0, {quote(SEQ)} {SEQ_TYPE} NOT NULL DEFAULT '', "
+        f"PRIMARY KEY ({', '.join(t.keys)}), KEY ({quote(VERSION)})) "
+        f"ENGINE=InnoDB SELECT {', '.join(t.keys)} FROM {t.table} LIMIT 0"
+    )
+
+
+def columns_query() -> str:
+    return (
+        "SELECT COLUMN_NAME FROM information_schema.COLUMNS "
+        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION"
+    )
+
+
+def unique_keys_query() -> str:
+    return (
+        "SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS "
+        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND NON_UNIQUE = 0 "
+        "ORDER BY INDEX_NAME, SEQ_IN_INDEX"
+    )
+
+
+def create_stage(t: Target) -> str:
+    """A temporary table for one LOAD DATA round (temporary DDL does not commit)."""
+    data = ", ".join(
+        [f"{quote(c.name)} {'LONGTEXT' if c.path is None else c.sql_type} NULL" for c in t.data]
+        + [f"_m{i} LONGTEXT NULL" for i, c in enumerate(t.data) if c.exact_numeric]
+    )
+    return (
+        f"CREATE TEMPORARY TABLE {quote(STAGE)} ("
+        "_row INT UNSIGNED NOT NULL DEFAULT 0, _file SMALLINT UNSIGNED NOT NULL DEFAULT 0, "
+        "_op CHAR(1) CHARACTER SET ascii NOT NULL DEFAULT '', _bad TINYINT NOT NULL DEFAULT 0, "
+        f"_ver BIGINT NOT NULL DEFAULT 0, _seq {SEQ_TYPE} NOT NULL DEFAULT ''"
+        f"{', ' + data if data else ''}) ENGINE=InnoDB "
+        f"SELECT {', '.join(t.keys)} FROM {t.table} LIMIT 0"
+    )
+
+
+def drop_stage() -> str:
+    return f"DROP TEMPORARY TABLE IF EXISTS {quote(STAGE)}"
+
+
+def _mapped_expr(c: DataColumn) -> str:
+    kind = c.kind
+    if kind == "JSON":
+        return "JSON_EXTRACT(@item, %s)"
+    if kind in ("BINARY", "VARBINARY", "BLOB", "TINYBLOB", "MEDIUMBLOB", "LONGBLOB"):
+        return "FROM_BASE64(JSON_VALUE(@item, %s))"
+    if kind == "BOOLEAN":
+        # DynamoDB BOOL arrives as JSON true/false.
+        return "CASE JSON_VALUE(@item, %s) WHEN 'true' THEN 1 WHEN 'false' THEN 0 ELSE @v END"
+    return "JSON_VALUE(@item, %s)"
+
+
+def load_data(t: Target, filename: str) -> tuple[str, list[str]]:
+    """LOAD DATA of one load file into the stage; key and mapped columns come out of the JSON."""
+    params: list[str] = [filename]
+    sets = ["_bad = (@b := (@item IS NOT NULL AND NOT JSON_VALID(@item)))"]
+    for k, col in zip(t.mapping.keys, t.keys, strict=True):
+        expr = "JSON_VALUE(@key, %s)"
+        if k.type == "B":
+            expr = f"FROM_BASE64({expr})"
+        sets.append(f"{col} = {expr}")
+        params.append(json_path([k.name]))
+    mapped = [c for c in t.data if c.path is not None]
+    for i, c in enumerate(t.data):
+        if c.path is None:
+            continue
+        expr = _mapped_expr(c)
+        if "@v" in expr:
+            expr = expr.replace("@v", "JSON_VALUE(@item, %s)")
+            params.append(json_path(c.path))
+        if c.exact_numeric:
+            # Keep the source text beside the typed value for the exactness check.
+            sets.append(f"{quote(c.name)} = IF(@b, NULL, (@m{i} := {expr}))")
+            sets.append(f"_m{i} = IF(@b, NULL, @m{i})")
+        else:
+            sets.append(f"{quote(c.name)} = IF(@b, NULL, {expr})")
+        params.append(json_path(c.path))
+    for c in t.data:
+        if c.path is None:
+            if mapped:
+                holes = ", ".join(["%s"] * len(mapped))
+                sets.append(f"{quote(c.name)} = IF(@b, NULL, JSON_REMOVE(@item, {holes}))")
+                params.extend(json_path(m.path) for m in mapped)  # type: ignore[arg-type]
+            else:
+                sets.append(f"{quote(c.name)} = @item")
+    sql = (
+        f"LOAD DATA LOCAL INFILE %s INTO TABLE {quote(STAGE)} CHARACTER SET utf8mb4 "
+        "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' "
+        "(_row, _file, _op, @key, _ver, _seq, @item) SET " + ", ".join(sets)
+    )
+    return sql, params
+
+
+def bad_rows() -> str:
+    return f"SELECT _row FROM {quote(STAGE)} WHERE _bad = 1"
+
+
+def inexact_rows(t: Target) -> list[tuple[str, str]]:
+    """(query, column) per exact numeric column: rows whose value changed on the way in."""
+    return [
+        (
+            f"SELECT _row FROM {quote(STAGE)} WHERE _m{i} IS NOT NULL AND "
+            f"CAST(_m{i} AS DECIMAL(65,30)) <> {quote(c.name)}",
+            f"{c.name} ({c.sql_type})",
+        )
+        for i, c in enumerate(t.data)
+        if c.exact_numeric
+    ]
+
+
+def delete_stage_rows(n: int) -> str:
+    return f"DELETE FROM {quote(STAGE)} WHERE _row IN ({', '.join(['%s'] * n)})"
+
+
+def count_winners(t: Target) -> str:
+    """Per file and op: how many staged changes are newer than the target row and tombstone."""
+    s = quote(STAGE)
+    v, q = quote(VERSION), quote(SEQ)
+    k0 = t.keys[0]
+    win = (
+        f"(t.{k0} IS NULL OR {_newer('s._ver', 's._seq', f't.{v}', f't.{q}')}) AND "
+        f"(b.{k0} IS NULL OR {_newer('s._ver', 's._seq', f'b.{v}', f'b.{q}')})"
+    )
+    return (
+        f"SELECT s._file, s._op, SUM({win}) FROM {s} s "
+        f"LEFT JOIN {t.table} t ON {_join(t, 's', 't')} "
+        f"LEFT JOIN {t.tomb} b ON {_join(t, 's', 'b')} GROUP BY s._file, s._op"
+    )
+
+
+def upsert(t: Target) -> str:
+    """Version-guarded merge of upserts (and of flag-only deletes/expiries) into the target."""
+    s = quote(STAGE)
+    v, q, d, e = quote(VERSION), quote(SEQ), quote(DELETED), quote(EXPIRED)
+    ops = [OP_UPSERT, OP_EXPIRE] + ([] if t.hard_delete else [OP_DELETE])
+    data = [quote(c.name) for c in t.data]
+    cols = t.keys + data + [d, e, v, q]
+    select = (
+        [f"s.{k}" for k in t.keys]
+        + [f"s.{c}" for c in data]
+        + [f"s._op = '{OP_DELETE}'", f"s._op = '{OP_EXPIRE}'", "s._ver", "s._seq"]
+    )
+    k0 = t.keys[0]
+    # The SELECT joins tables with the same column names: qualify the target's.
+    tv, tq, td, te = (f"{t.table}.{c}" for c in (v, q, d, e))
+    # MariaDB applies ON DUPLICATE KEY assignments left to right, each seeing the
+    # ones before: decide "newer" once, before any column changes, and reuse it.
+    newer = _newer(f"VALUES({tv})", f"VALUES({tq})", tv, tq)
+    keep_data = f"VALUES({td}) = 0 AND VALUES({te}) = 0"
+    updates = [f"{td} = IF(@ddbload_newer := {newer}, VALUES({td}), {td})"]
+    updates.append(f"{te} = IF(@ddbload_newer, VALUES({te}), {te})")
+    updates += [
+        f"{t.table}.{c} = IF(@ddbload_newer AND {keep_data}, VALUES({t.table}.{c}), {t.table}.{c})"
+        for c in data
+    ]
+    updates += [f"{tq} = IF(@ddbload_newer, VALUES({tq}), {tq})"]
+    updates += [f"{tv} = IF(@ddbload_newer, VALUES({tv}), {tv})"]
+    op_list = ", ".join(f"'{o}'" for o in ops)
+    return (
+        f"INSERT INTO {t.table} ({', '.join(cols)}) SELECT {', '.join(select)} FROM {s} s "
+        f"LEFT JOIN {t.tomb} b ON {_join(t, 's', 'b')} "
+        f"WHERE s._op IN ({op_list}) AND "
+        f"(b.{k0} IS NULL OR {_newer('s._ver', 's._seq', f'b.{v}', f'b.{q}')}) "
+        f"ON DUPLICATE KEY UPDATE {', '.join(updates)}"
+    )
+
+
+def hard_delete(t: Target) -> str:
+    v, q = quote(VERSION), quote(SEQ)
+    return (
+        f"DELETE t FROM {t.table} t JOIN {quote(STAGE)} s ON {_join(t, 's', 't')} "
+        f"WHERE s._op = '{OP_DELETE}' AND {_newer('s._ver', 's._seq', f't.{v}', f't.{q}')}"
+    )
+
+
+def write_tombstones(t: Target) -> str:
+    """Tombstones for deletes that won (no newer target row is left for their key)."""
+    v, q = quote(VERSION), quote(SEQ)
+    tv, tq = f"{t.tomb}.{v}", f"{t.tomb}.{q}"
+    newer = _newer(f"VALUES({tv})", f"VALUES({tq})", tv, tq)
+    return (
+        f"INSERT INTO {t.tomb} ({', '.join(t.keys)}, {v}, {q}) "
+        f"SELECT {', '.join(f's.{k}' for k in t.keys)}, s._ver, s._seq FROM {quote(STAGE)} s "
+        f"LEFT JOIN {t.table} t ON {_join(t, 's', 't')} "
+        f"WHERE s._op = '{OP_DELETE}' AND t.{t.keys[0]} IS NULL "
+        f"ON DUPLICATE KEY UPDATE {tq} = IF(@ddbload_newer := {newer}, VALUES({tq}), {tq}), "
+        f"{tv} = IF(@ddbload_newer, VALUES({tv}), {tv})"
+    )
+
+
+def prune_tombstones(t: Target) -> str:
+    return f"DELETE FROM {t.tomb} WHERE {quote(VERSION)} < %s"
+
+
+def get_lock() -> str:
+    return "SELECT GET_LOCK(%s, %s)"
+
+
+def release_lock() -> str:
+    return "SELECT RELEASE_LOCK(%s)"
