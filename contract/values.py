@@ -130,13 +130,7 @@ def _plain(av: object, types: TypeMap, name: str) -> Any:
         if type(v) is not list:
             raise BadValue("L value must be a list")
         sub = {}
-        items = []
-        for i, x in enumerate(v):
-            try:
-                items.append(_plain(x, sub, str(i)))
-            except BadValue as e:
-                e.path.insert(0, str(i))
-                raise
+        items = _plain_list(v, sub)
         if sub:
             types[name] = sub
         return items
@@ -157,14 +151,80 @@ def _plain(av: object, types: TypeMap, name: str) -> Any:
     raise BadValue(f"unknown type tag {str(tag)[:20]!r}")
 
 
+# The hot path: S, N, M, L and BOOL (nearly every value of a real item) are
+# handled inline below; everything else, and every error, goes through _plain.
+# A value that is not a one-entry object fails the unpacking and goes there too.
+_Fragment = orjson.Fragment
+_is_json_number = _JSON_NUMBER.fullmatch
+
+
 def _plain_map(m: dict[str, Any], types: TypeMap) -> dict[str, Any]:
-    out = {}
-    for k, x in m.items():
-        try:
+    out: dict[str, Any] = {}
+    k = None
+    try:
+        for k, x in m.items():
+            try:
+                ((tag, v),) = x.items()
+            except (AttributeError, ValueError):
+                out[k] = _plain(x, types, k)
+                continue
+            if tag == "S":
+                if type(v) is str:
+                    out[k] = v
+                    continue
+            elif tag == "N":
+                if type(v) is str and _is_json_number(v):
+                    out[k] = _Fragment(v)
+                    continue
+            elif tag == "M":
+                if type(v) is dict:
+                    sub: TypeMap = {}
+                    out[k] = _plain_map(v, sub)
+                    if sub:
+                        types[k] = sub
+                    continue
+            elif tag == "L":
+                if type(v) is list:
+                    sub = {}
+                    out[k] = _plain_list(v, sub)
+                    if sub:
+                        types[k] = sub
+                    continue
+            elif tag == "BOOL" and type(v) is bool:
+                out[k] = v
+                continue
             out[k] = _plain(x, types, k)
-        except BadValue as e:
-            e.path.insert(0, k)
-            raise
+    except BadValue as e:
+        e.path.insert(0, k)
+        raise
+    return out
+
+
+def _plain_list(values: list[Any], types: TypeMap) -> list[Any]:
+    out: list[Any] = []
+    append = out.append
+    i = 0
+    try:
+        for i, x in enumerate(values):
+            try:
+                ((tag, v),) = x.items()
+            except (AttributeError, ValueError):
+                append(_plain(x, types, str(i)))
+                continue
+            if tag == "S" and type(v) is str:
+                append(v)
+            elif tag == "N" and type(v) is str and _is_json_number(v):
+                append(_Fragment(v))
+            elif tag == "M" and type(v) is dict:
+                sub: TypeMap = {}
+                append(_plain_map(v, sub))
+                if sub:
+                    types[str(i)] = sub
+            else:
+                append(_plain(x, types, str(i)))
+    except BadValue as e:
+        e.path.insert(0, str(i))
+        raise
     return out
 
 

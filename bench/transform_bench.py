@@ -1,0 +1,240 @@
+"""Transform benchmark: the Firehose handler on 1 MiB and 3 MiB events, against a naive baseline.
+
+The baseline (``naive_typedeserializer_handler``) is what a first version
+usually looks like: boto3's ``TypeDeserializer`` to Python values, then
+``json.dumps`` with a Decimal fallback. Both run on the same generated events
+(realistic ~1 KB order items, INSERT/MODIFY/REMOVE mix) in the same process;
+times are process CPU time, best of several rounds. Cold import time of
+``transforms.handler`` is measured in fresh interpreters.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import statistics
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from typing import Any
+
+from bench.results import Results
+
+TARGET_3MIB_CPU_MS = 30.0
+TARGET_RATIO = 5.0
+TARGET_IMPORT_MS = 50.0
+
+
+def order_item(rng: random.Random, n: int) -> dict[str, Any]:
+    """A typed DynamoDB order of about 1 KB of plain JSON."""
+    lines = [
+        {
+            "M": {
+                "sku": {"S": f"SKU-{rng.randrange(10**6):06d}"},
+                "name": {"S": rng.choice(["Widget", "Gadget", "Gizmo", "Doohickey"]) + " deluxe"},
+                "qty": {"N": str(rng.randint(1, 9))},
+                "price": {"N": f"{rng.randint(1, 99999) / 100:.2f}"},
+                "discounted": {"BOOL": rng.random() < 0.2},
+            }
+        }
+        for _ in range(rng.randint(2, 5))
+    ]
+    item: dict[str, Any] = {
+        "pk": {"S": f"CUSTOMER#{rng.randrange(10**5):05d}"},
+        "sk": {"S": f"ORDER#{n:09d}"},
+        "status": {"S": rng.choice(["NEW", "PAID", "SHIPPED", "DELIVERED"])},
+        "total": {"N": f"{rng.randint(100, 10**7) / 100:.2f}"},
+        "currency": {"S": "EUR"},
+        "customer": {
+            "M": {
+                "id": {"S": f"C{rng.randrange(10**8):08d}"},
+                "name": {"S": "Jane Q. Example-Müller"},
+                "email": {"S": f"jane{rng.randrange(10**4)}@example.com"},
+                "vip": {"BOOL": rng.random() < 0.1},
+            }
+        },
+        "lines": {"L": lines},
+        "tags": {"SS": sorted(rng.sample(["gift", "express", "fragile", "b2b", "promo"], 2))},
+        "created_at": {"S": "2025-11-25T13:26:00.123456Z"},
+        "updated_at": {"N": str(1_764_000_000 + n)},
+        "version": {"N": str(rng.randint(1, 50))},
+        "note": {"S": 'Leave at the door.\tRing twice; "fragile" \\ handle with care. ' * 2},
+        "coupon": {"NULL": True},
+        "address": {
+            "M": {
+                "street": {"S": "1 Example Street"},
+                "city": {"S": "Berlin"},
+                "zip": {"S": "10115"},
+                "country": {"S": "DE"},
+            }
+        },
+    }
+    if n % 10 == 0:
+        item["signature"] = {"B": base64.b64encode(rng.randbytes(32)).decode()}
+    return item
+
+
+def change_record(rng: random.Random, n: int) -> dict[str, Any]:
+    """A DynamoDB Kinesis-destination record: 60% MODIFY, 30% INSERT, 10% REMOVE."""
+    roll = rng.random()
+    op = "MODIFY" if roll < 0.6 else "INSERT" if roll < 0.9 else "REMOVE"
+    item = order_item(rng, n)
+    body: dict[str, Any] = {
+        "ApproximateCreationDateTime": 1_764_077_160_000_000 + n,
+        "Keys": {"pk": item["pk"], "sk": item["sk"]},
+        "SizeBytes": 1100,
+        "ApproximateCreationDateTimePrecision": "MICROSECOND",
+    }
+    if op != "REMOVE":
+        body["NewImage"] = item
+    return {
+        "awsRegion": "eu-central-1",
+        "eventID": f"{rng.getrandbits(128):032x}",
+        "eventName": op,
+        "userIdentity": None,
+        "recordFormat": "application/json",
+        "tableName": "orders",
+        "dynamodb": body,
+        "eventSource": "aws:dynamodb",
+    }
+
+
+def firehose_event(target_bytes: int, seed: int = 7) -> dict[str, Any]:
+    """A Firehose transformation event (Kinesis source) of about ``target_bytes`` of JSON."""
+    rng = random.Random(seed)
+    records = []
+    size = 400
+    n = 0
+    while size < target_bytes:
+        data = base64.b64encode(json.dumps(change_record(rng, n)).encode()).decode()
+        seq = str(49_600_000_000_000_000_000_000_000_000_000_000_000_000_000_000 + n)
+        record = {
+            "recordId": f"{seq}{n:012d}",
+            "approximateArrivalTimestamp": 1_764_077_161_000 + n,
+            "data": data,
+            "kinesisRecordMetadata": {
+                "shardId": "shardId-000000000003",
+                "partitionKey": f"{rng.getrandbits(128):032X}",
+                "approximateArrivalTimestamp": 1_764_077_161_000 + n,
+                "sequenceNumber": seq,
+                "subsequenceNumber": 0,
+            },
+        }
+        size += len(json.dumps(record)) + 2
+        records.append(record)
+        n += 1
+    return {
+        "invocationId": "bench-invocation",
+        "deliveryStreamArn": "arn:aws:firehose:eu-central-1:123456789012:deliverystream/ddbload",
+        "sourceKinesisStreamArn": "arn:aws:kinesis:eu-central-1:123456789012:stream/ddbload",
+        "region": "eu-central-1",
+        "records": records,
+    }
+
+
+def naive_typedeserializer_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """Baseline: boto3 TypeDeserializer per record, json.dumps with a Decimal fallback."""
+    from boto3.dynamodb.types import Binary, TypeDeserializer
+
+    class Base64TypeDeserializer(TypeDeserializer):
+        # Kinesis records carry B/BS as base64 text; the SDK would have decoded it.
+        def _deserialize_b(self, value: str) -> Binary:
+            return Binary(base64.b64decode(value))
+
+    deserializer = Base64TypeDeserializer()
+
+    def default(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            return str(value)
+        if isinstance(value, Binary):
+            return base64.b64encode(value.value).decode()
+        if isinstance(value, set):
+            return sorted(value, key=str)
+        return str(value)
+
+    out = []
+    for record in event["records"]:
+        change = json.loads(base64.b64decode(record["data"]))
+        body = change["dynamodb"]
+        keys = {k: deserializer.deserialize(v) for k, v in body["Keys"].items()}
+        image = body.get("NewImage")
+        item = {k: deserializer.deserialize(v) for k, v in image.items()} if image else None
+        line = {
+            "table": change["tableName"],
+            "op": change["eventName"],
+            "key": json.dumps(keys, default=default, sort_keys=True),
+            "item": None if item is None else json.dumps(item, default=default),
+            "version_us": body["ApproximateCreationDateTime"],
+            "seq": record["kinesisRecordMetadata"]["sequenceNumber"],
+            "event_id": change["eventID"],
+        }
+        out.append(
+            {
+                "recordId": record["recordId"],
+                "result": "Ok",
+                "data": base64.b64encode((json.dumps(line) + "\n").encode()).decode(),
+                "metadata": {"partitionKeys": {"table": change["tableName"]}},
+            }
+        )
+    return {"records": out}
+
+
+def cpu_ms(fn: Any, event: dict[str, Any], rounds: int) -> float:
+    """Best process CPU time of ``fn(event)`` over ``rounds`` runs, in ms."""
+    times = []
+    for _ in range(rounds):
+        started = time.process_time()
+        fn(event, None)
+        times.append((time.process_time() - started) * 1000)
+    return min(times)
+
+
+def cold_import_ms(module: str, rounds: int) -> float:
+    """Median wall time to import ``module`` in a fresh interpreter, minus bare start-up."""
+
+    def run(code: str) -> float:
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True)
+        return (time.perf_counter() - started) * 1000
+
+    bare = statistics.median(run("pass") for _ in range(rounds))
+    loaded = statistics.median(run(f"import {module}") for _ in range(rounds))
+    return max(loaded - bare, 0.0)
+
+
+def run(results: Results, quick: bool) -> None:
+    from transforms.handler import handler
+
+    rounds = 3 if quick else 15
+    for label, mib in (("1MiB", 1), ("3MiB", 3)):
+        event = firehose_event(mib * 1024 * 1024)
+        n = len(event["records"])
+        outcome = handler(event, None)
+        assert all(r["result"] == "Ok" for r in outcome["records"]), "bench event must transform"
+        naive = cpu_ms(naive_typedeserializer_handler, event, max(rounds // 3, 2))
+        ours = cpu_ms(handler, event, rounds)
+        base_name = f"transform {label} naive TypeDeserializer CPU"
+        results.record(base_name, naive, "ms", note=f"{n} records")
+        results.record(
+            f"transform {label} handler CPU",
+            ours,
+            "ms",
+            baseline=base_name,
+            higher_is_better=False,
+            note=f"{n} records; target <= {TARGET_3MIB_CPU_MS} ms for 3MiB, >= {TARGET_RATIO}x",
+        )
+        results.record(f"transform {label} naive records/s", n / naive * 1000, "records/s")
+        results.record(
+            f"transform {label} handler records/s",
+            n / ours * 1000,
+            "records/s",
+            baseline=f"transform {label} naive records/s",
+        )
+    results.record(
+        "transform cold import transforms.handler",
+        cold_import_ms("transforms.handler", 3 if quick else 9),
+        "ms",
+        note=f"fresh interpreter, minus bare start-up; target <= {TARGET_IMPORT_MS} ms",
+    )
