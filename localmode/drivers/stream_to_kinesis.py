@@ -72,9 +72,13 @@ def destination_record(
 ) -> dict[str, Any]:
     """One DynamoDB Streams record (as boto3 returns it) -> a Kinesis-destination record."""
     ddb = stream_record["dynamodb"]
+    # moto base64-encodes binary key values in ``Keys`` twice; the image holds the
+    # same key attributes (AWS guarantees it), so take them from there when we can.
+    image = ddb.get("NewImage") or ddb.get("OldImage") or {}
+    keys = {name: image.get(name, value) for name, value in ddb["Keys"].items()}
     body: dict[str, Any] = {
         "ApproximateCreationDateTime": epoch_micros(ddb["ApproximateCreationDateTime"]),
-        "Keys": _wire_image(ddb["Keys"]),
+        "Keys": _wire_image(keys),
     }
     if "NewImage" in ddb:
         body["NewImage"] = _wire_image(ddb["NewImage"])

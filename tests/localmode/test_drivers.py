@@ -150,6 +150,27 @@ def test_stream_driver_forwards_every_change_once_and_marks_ttl_deletes(
     assert "NewImage" not in records[2]["dynamodb"]
 
 
+def test_stream_driver_sends_binary_keys_base64_once(stack: tuple[LocalResources, Path]) -> None:
+    res, folder = stack
+    aws = Clients(res.endpoint)
+    # GIVEN an item with a binary key, written and then deleted
+    aws.dynamodb.put_item(TableName="blobs", Item={"id": {"B": b"\x00key\xff"}, "v": {"N": "1"}})
+    aws.dynamodb.delete_item(TableName="blobs", Key={"id": {"B": b"\x00key\xff"}})
+
+    # WHEN the driver forwards the changes
+    StreamToKinesis(res, state_path=folder).pump()
+
+    # THEN Keys carry the key's bytes as base64 text, exactly once encoded
+    found = [
+        json.loads(r["Data"])
+        for r in _read_kinesis(aws, res.kinesis_stream)
+        if json.loads(r["Data"]).get("tableName") == "blobs"
+    ]
+    assert [r["eventName"] for r in found][-2:] == ["INSERT", "REMOVE"]
+    for r in found[-2:]:
+        assert r["dynamodb"]["Keys"] == {"id": {"B": base64.b64encode(b"\x00key\xff").decode()}}
+
+
 # -- Kinesis -> Firehose -> S3 ----------------------------------------------------------
 
 
