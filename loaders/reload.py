@@ -1,0 +1,242 @@
+"""Load a prefix of staging objects again (``ddbload reload``), through the loader's own path.
+
+``plan`` lists what would be loaded (objects, bytes, how many the ledger
+already has); ``execute`` loads them. Locally the loader engine runs here
+(``engine.load_keys(..., reload=True)``); against a deployed stack the
+deployed loader function runs it, where the database is reachable, invoked
+with ``{"action": "reload", "prefix": P, "table": T}``. Reloading is harmless
+by design: the version guard keeps the newest change per key, so loading a
+file twice leaves the target as it was and only the ledger's load count moves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import orjson
+
+from loaders import inspect
+from loaders.pipeline import OperatorError, Pipeline
+
+
+@dataclass
+class PlannedObject:
+    key: str
+    etag: str
+    size: int
+    loaded: bool  # the ledger already has this version loaded (or quarantined)
+
+
+@dataclass
+class ReloadPlan:
+    """What ``reload`` would do; nothing has changed yet."""
+
+    where: str
+    bucket: str
+    prefix: str  # full key prefix
+    table: str | None
+    objects: list[PlannedObject] = field(default_factory=list)
+    # None when the ledger cannot be read from here (a deployed stack's private database).
+    already_loaded: int | None = None
+
+    @property
+    def bytes(self) -> int:
+        return sum(o.size for o in self.objects)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "where": self.where,
+            "bucket": self.bucket,
+            "prefix": self.prefix,
+            "table": self.table,
+            "objects": len(self.objects),
+            "bytes": self.bytes,
+            "already_loaded": self.already_loaded,
+            "keys": [o.key for o in self.objects],
+        }
+
+
+@dataclass
+class FileOutcome:
+    key: str
+    status: str  # loaded | quarantined | failed | retry | deferred | missing | skipped
+    read: int = 0
+    applied: int = 0
+    stale: int = 0
+    deleted: int = 0
+    quarantined: int = 0
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ReloadResult:
+    plan: ReloadPlan
+    files: list[FileOutcome]
+    error: str | None = None  # why the run stopped early, if it did
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and all(
+            f.status in ("loaded", "quarantined", "skipped") for f in self.files
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        totals = {
+            name: sum(getattr(f, name) for f in self.files)
+            for name in ("read", "applied", "stale", "deleted", "quarantined")
+        }
+        by_status: dict[str, int] = {}
+        for f in self.files:
+            by_status[f.status] = by_status.get(f.status, 0) + 1
+        return {
+            "plan": self.plan.to_json(),
+            "files": [f.to_json() for f in self.files],
+            "by_status": by_status,
+            "rows": totals,
+            "error": self.error,
+            "ok": self.ok,
+        }
+
+
+def reload_prefix(pipeline: Pipeline, prefix: str, table: str | None) -> str:
+    """The full key prefix to reload: ``--table T`` with a prefix inside that table's folder."""
+    if table and "table=" not in prefix:
+        relative = prefix
+        for root in (pipeline.staging_prefix.rstrip("/") + "/", f"s3://{pipeline.bucket}/"):
+            relative = relative.removeprefix(root)
+        return pipeline.table_prefix(table) + relative.lstrip("/")
+    return inspect.full_prefix(pipeline, prefix)
+
+
+def plan(pipeline: Pipeline, prefix: str, table: str | None = None, conn: Any = None) -> ReloadPlan:
+    """Every staging object under ``prefix`` (of ``table``), and which are already loaded.
+
+    ``conn`` reads the ledger; without one (a deployed stack whose database is
+    private) ``already_loaded`` stays None.
+    """
+    if not prefix:
+        raise OperatorError("Give the prefix to reload with --prefix (e.g. table=orders/2025/06/).")
+    full = reload_prefix(pipeline, prefix, table)
+    if not full.startswith(pipeline.staging_prefix.rstrip("/") + "/"):
+        raise OperatorError(
+            f"{full} is not under the staging prefix {pipeline.staging_prefix}/; reload only "
+            "loads staging objects (use --errors for failed and quarantined ones)."
+        )
+    result = ReloadPlan(where=pipeline.where, bucket=pipeline.bucket, prefix=full, table=table)
+    for entry in inspect.list_objects(pipeline, full):
+        if table and inspect.table_of(entry["Key"]) != table:
+            continue
+        result.objects.append(
+            PlannedObject(entry["Key"], entry.get("ETag", "").strip('"'), entry["Size"], False)
+        )
+    if not result.objects:
+        what = f" of table {table}" if table else ""
+        raise OperatorError(f"Nothing{what} under s3://{pipeline.bucket}/{full}; check the prefix.")
+    if conn is not None:
+        from loaders import ledger
+
+        try:
+            done = ledger.done_ids(conn, [ledger.job_id(o.key, o.etag) for o in result.objects])
+        except Exception as e:
+            if getattr(e, "args", (None,))[0] != 1146:  # no ledger table: nothing loaded yet
+                raise
+            done = set()
+        for o in result.objects:
+            o.loaded = ledger.job_id(o.key, o.etag) in done
+        result.already_loaded = sum(o.loaded for o in result.objects)
+    return result
+
+
+def execute(
+    pipeline: Pipeline,
+    planned: ReloadPlan,
+    conn: Any = None,
+    progress: Callable[[FileOutcome], None] | None = None,
+) -> ReloadResult:
+    """Load every planned object again: the engine here (local) or the deployed loader."""
+    if pipeline.local:
+        return _execute_here(pipeline, planned, conn, progress)
+    return _execute_deployed(pipeline, planned, progress)
+
+
+def _execute_here(
+    pipeline: Pipeline,
+    planned: ReloadPlan,
+    conn: Any,
+    progress: Callable[[FileOutcome], None] | None,
+) -> ReloadResult:
+    from loaders import engine
+
+    def report(job: Any) -> None:
+        if progress:
+            progress(_outcome(job.as_dict()))
+
+    run = engine.load_keys(
+        conn,
+        pipeline.client("s3"),
+        pipeline.loader_settings(),
+        [o.key for o in planned.objects],
+        reload=True,
+        progress=report,
+    )
+    files = [_outcome(r.as_dict()) for r in run.results]
+    return ReloadResult(plan=planned, files=_in_plan_order(planned, files), error=run.error)
+
+
+def _execute_deployed(
+    pipeline: Pipeline, planned: ReloadPlan, progress: Callable[[FileOutcome], None] | None
+) -> ReloadResult:
+    if not pipeline.loader_function:
+        raise OperatorError(f"The {pipeline.where} has no {'LoaderFunctionName'} output.")
+    event = {"action": "reload", "prefix": planned.prefix, "table": planned.table}
+    response = pipeline.client("lambda").invoke(
+        FunctionName=pipeline.loader_function,
+        InvocationType="RequestResponse",
+        Payload=orjson.dumps(event),
+    )
+    payload = response["Payload"].read()
+    if response.get("FunctionError"):
+        try:
+            message = orjson.loads(payload).get("errorMessage", "")
+        except (orjson.JSONDecodeError, AttributeError):
+            message = payload[:200].decode(errors="replace")
+        raise OperatorError(f"The loader function {pipeline.loader_function} failed: {message}")
+    files, error = parse_loader_report(orjson.loads(payload))
+    for f in files:
+        if progress:
+            progress(f)
+    return ReloadResult(plan=planned, files=_in_plan_order(planned, files), error=error)
+
+
+def parse_loader_report(doc: Any) -> tuple[list[FileOutcome], str | None]:
+    """Per-file outcomes from the loader function's reload response.
+
+    The handler answers with its run report: ``{"results": [JobResult...],
+    "error": ...}`` (``engine.JobResult.as_dict`` per file).
+    """
+    if not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
+        raise OperatorError("The loader function answered without per-file results.")
+    return [_outcome(r) for r in doc["results"]], doc.get("error")
+
+
+def _outcome(r: dict[str, Any]) -> FileOutcome:
+    return FileOutcome(
+        key=r["key"],
+        status=r.get("status", "pending"),
+        read=r.get("read", 0),
+        applied=r.get("applied", 0),
+        stale=r.get("stale", 0),
+        deleted=r.get("deleted", 0),
+        quarantined=r.get("quarantined", 0),
+        error=r.get("error"),
+    )
+
+
+def _in_plan_order(planned: ReloadPlan, files: list[FileOutcome]) -> list[FileOutcome]:
+    order = {o.key: i for i, o in enumerate(planned.objects)}
+    return sorted(files, key=lambda f: order.get(f.key, len(order)))

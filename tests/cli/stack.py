@@ -1,0 +1,39 @@
+"""A "deployed" ddbload stack in moto: a CloudFormation stack whose outputs name local resources.
+
+The CLI finds a deployed pipeline only through DescribeStacks outputs, so a
+stack with those outputs (and one placeholder resource, as CloudFormation
+requires) is all it needs to talk to the resources `local_stack` created.
+"""
+
+from __future__ import annotations
+
+import json
+
+from contract import settings
+from localmode import aws, resources
+
+
+def outputs_of(stack: resources.LocalResources, **override: str) -> dict[str, str]:
+    outputs = {
+        settings.OUTPUT_BUCKET: stack.bucket,
+        settings.OUTPUT_STAGING_PREFIX: stack.staging_prefix,
+        settings.OUTPUT_ERROR_PREFIX: stack.error_prefix,
+        settings.OUTPUT_QUARANTINE_PREFIX: stack.quarantine_prefix,
+        settings.OUTPUT_LOADER_FUNCTION: resources.LOADER_FUNCTION,
+        settings.OUTPUT_WORK_QUEUE_URL: stack.work_queue_url,
+        settings.OUTPUT_DEAD_LETTER_QUEUE_URL: stack.dead_letter_queue_url,
+        settings.OUTPUT_DB_SECRET: stack.db_secret_arn,
+        settings.OUTPUT_CONFIG: stack.config_json,
+    }
+    outputs.update(override)
+    return outputs
+
+
+def deploy(stack: resources.LocalResources, name: str, outputs: dict[str, str]) -> None:
+    template = {
+        "Resources": {"Placeholder": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+        "Outputs": {key: {"Value": value} for key, value in outputs.items()},
+    }
+    aws.client("cloudformation", stack.endpoint).create_stack(
+        StackName=name, TemplateBody=json.dumps(template)
+    )
