@@ -1,15 +1,19 @@
 """Smoke test of the loader benchmark's code paths on ~2,000 changes, so the bench cannot rot.
 
-Every case must end in the workload model's table state (the comparison the
-benchmark's rates rely on). No timing is asserted.
+The suite itself checks that every case ends in the workload model's table
+state (the comparison its rates rely on) and raises otherwise; these tests
+run it small and check that the check can fail. No timing is asserted.
 """
 
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 import pymysql
 import pytest
 
 from bench import loader_bench, measure
+from bench.results import Results
 from bench.workload import generate
 from tests.conftest import mariadb_params
 
@@ -19,32 +23,6 @@ def workload():
     return generate(2_000, seed=42, lines_per_object=600)
 
 
-@pytest.mark.parametrize(
-    "case",
-    [
-        loader_bench.case_per_row,
-        loader_bench.case_per_row_concurrent,
-        loader_bench.case_batched,
-    ],
-)
-def test_each_baseline_ends_in_the_model_state(database, workload, case):
-    # GIVEN the benchmark workload and an empty database
-    params = mariadb_params(database)
-    # WHEN a baseline writes the changes
-    outcome = case(params, workload)
-    # THEN its table holds exactly the model's rows, and the connections were counted
-    assert outcome.state == measure.expected_state(workload.expected)
-    assert outcome.connections == (8 if case is loader_bench.case_per_row_concurrent else 1)
-
-
-def test_raw_load_lands_every_change(database, workload):
-    # GIVEN the ceiling case's prepared file
-    # WHEN it is loaded with LOAD DATA (warnings would raise)
-    outcome = loader_bench.case_raw_load(mariadb_params(database), workload)
-    # THEN every change is a row
-    assert outcome.state.rows == len(workload.changes) == outcome.detail["loaded"]
-
-
 def test_the_state_checksum_sees_one_changed_row(database, workload):
     # GIVEN a baseline table in the model state
     params = mariadb_params(database)
@@ -52,6 +30,7 @@ def test_the_state_checksum_sees_one_changed_row(database, workload):
     want = measure.expected_state(workload.expected)
     conn = pymysql.connect(**params)
     try:
+        assert measure.table_state(conn, "batched", "id", "item") == want
         # WHEN one row's item changes by one character
         with conn.cursor() as cur:
             cur.execute("UPDATE batched SET item = REPLACE(item, '\"gift\"', '\"Gift\"') LIMIT 1")
@@ -59,3 +38,45 @@ def test_the_state_checksum_sees_one_changed_row(database, workload):
         assert measure.table_state(conn, "batched", "id", "item") != want
     finally:
         conn.close()
+
+
+def test_run_suite_records_every_case_with_ratios(database):
+    # GIVEN the suite at smoke size, each case in the fixture database emptied first
+    params = mariadb_params(database)
+
+    @contextmanager
+    def emptied():
+        conn = pymysql.connect(**params)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SHOW TABLES")
+                for (table,) in cur.fetchall():
+                    cur.execute(f"DROP TABLE `{table}`")
+        finally:
+            conn.close()
+        yield params
+
+    results = Results()
+    # WHEN it runs
+    loader_bench.run_suite(results, (2_000,), prefill=1_000, databases=emptied)
+    # THEN it finished: every case ended in the model state (it raises otherwise)
+    # AND every case and comparison is there, each ratio against a recorded baseline
+    names = {e.name for e in results.entries}
+    for expected in (
+        "2k raw LOAD DATA, no merge (ceiling)",
+        "2k per-row autocommit, 1 connection",
+        "2k per-row autocommit, 8 connections",
+        "2k batched executemany, 1000/txn",
+        "2k loader (gzip bytes -> COMMIT)",
+        "2k loader vs per-row autocommit, 1 connection",
+        "2k loader vs per-row autocommit, 8 connections",
+        "2k loader vs batched executemany, 1000/txn",
+        "2k loader connections",
+        "2k loader peak memory (RSS growth)",
+        "2k loader into a 1k-row table",
+    ):
+        assert expected in names
+    for entry in results.entries:
+        if entry.baseline is not None:
+            assert entry.baseline in names and entry.ratio is not None and entry.ratio > 0
+    assert results.get("2k loader connections").value == 1
