@@ -60,7 +60,7 @@ from contract.config import ConfigError, PipelineConfig, TableMapping
 from loaders.backfill_sources import BackfillError, ExportSource, ScanSource
 from loaders.backfill_store import RUN_ID, RunState, SegmentState, Store
 
-__all__ = ["BackfillError", "BackfillProgress", "BackfillResult", "Options", "run"]
+__all__ = ["BackfillError", "BackfillProgress", "BackfillResult", "EngineLoad", "Options", "run"]
 
 OP = "BACKFILL"
 # DynamoDB accepts up to 1,000,000 scan segments; more threads than this helps nobody.
@@ -108,6 +108,36 @@ class BackfillResult:
     elapsed_s: float = 0.0
     write_s: float = 0.0  # wall time reading the source and writing pages
     load_s: float = 0.0  # wall time inside the loader
+
+
+class EngineLoad:
+    """``load`` for ``run``: the real loader (``engine.load_keys``) on one connection.
+
+    A page that does not settle (failed, left for retry) stops the backfill with
+    the loader's reason; running the backfill again continues it.
+    """
+
+    def __init__(self, conn: Any, s3: Any, settings: Any) -> None:
+        self.conn, self.s3, self.settings = conn, s3, settings
+        self.totals = {"files": 0, "skipped": 0, "read": 0, "applied": 0, "stale": 0}
+
+    def __call__(self, keys: list[str]) -> None:
+        # Imported here: pyarrow and the SQL layer are only needed when loading.
+        from loaders import engine
+
+        report = engine.load_keys(self.conn, self.s3, self.settings, keys)
+        settled = {s.value for s in engine.SETTLED}
+        for r in report.results:
+            self.totals["files"] += 1
+            self.totals["skipped"] += r.status == engine.State.SKIPPED.value
+            self.totals["read"] += r.read
+            self.totals["applied"] += r.applied
+            self.totals["stale"] += r.stale
+            if r.status not in settled:
+                raise BackfillError(
+                    f"Loading {r.key} ended {r.status} ({(r.error or 'no reason given').rstrip('.')}); "
+                    "run the backfill again to continue once that is fixed."
+                )
 
 
 def table_keys(dynamodb: Any, table: str) -> tuple[dict[str, str], dict[str, Any]]:

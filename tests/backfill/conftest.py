@@ -84,8 +84,27 @@ def sample_item(i: int) -> dict[str, Any]:
 
 
 def put_items(ddb: Any, table: str, items: list[dict[str, Any]]) -> None:
+    """Put items given in wire form (binary as base64 text, as exports and streams carry it)."""
     for item in items:
-        ddb.put_item(TableName=table, Item=item)
+        ddb.put_item(TableName=table, Item=to_boto(item))
+
+
+def to_boto(item: dict[str, Any]) -> dict[str, Any]:
+    """Wire form -> what the boto3 client takes (it base64-encodes bytes itself)."""
+    return {k: _boto(v) for k, v in item.items()}
+
+
+def _boto(av: dict[str, Any]) -> dict[str, Any]:
+    ((tag, v),) = av.items()
+    if tag == "B":
+        return {"B": base64.b64decode(v)}
+    if tag == "BS":
+        return {"BS": [base64.b64decode(x) for x in v]}
+    if tag == "M":
+        return {"M": to_boto(v)}
+    if tag == "L":
+        return {"L": [_boto(x) for x in v]}
+    return {tag: v}
 
 
 def scan_all(ddb: Any, table: str) -> dict[str, dict[str, Any]]:

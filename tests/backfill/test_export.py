@@ -62,7 +62,7 @@ def test_export_uri_may_name_the_prefix_above_the_export(aws):
 
 
 @settings(
-    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(st.lists(keyed_items({"pk": "S", "sk": "N"}), min_size=1, max_size=12))
 def test_any_exported_item_round_trips(aws, records):
