@@ -160,7 +160,7 @@ _is_json_number = _JSON_NUMBER.fullmatch
 
 def _plain_map(m: dict[str, Any], types: TypeMap) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    k = None
+    k = ""
     try:
         for k, x in m.items():
             try:
