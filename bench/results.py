@@ -64,6 +64,14 @@ class Results:
         raise KeyError(f"no benchmark entry named {name!r}")
 
     def write(self, path: Path = RESULTS_PATH) -> None:
+        """Write this run's entries; entries of suites not run this time are kept."""
+        mine = {e.name for e in self.entries}
+        kept: list[dict] = []
+        if path.exists():
+            try:
+                kept = [e for e in json.loads(path.read_text())["entries"] if e["name"] not in mine]
+            except (ValueError, KeyError):
+                kept = []
         doc = {
             "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "machine": {
@@ -71,7 +79,7 @@ class Results:
                 "cpus": _cpus(),
                 "platform": platform.platform(),
             },
-            "entries": [asdict(e) for e in self.entries],
+            "entries": kept + [asdict(e) for e in self.entries],
         }
         path.write_text(json.dumps(doc, indent=2) + "\n")
 
