@@ -277,9 +277,12 @@ class _Runner:
             self.conn.rollback()
 
     def _reconnect(self) -> None:
-        # If the server is still away, the next attempt reports it.
+        # A new session on the same connection object (settings reapplied by connect());
+        # if the server is still away, the next attempt reports it.
         with contextlib.suppress(Exception):
-            self.conn.ping(reconnect=True)
+            self.conn.close()
+        with contextlib.suppress(Exception):
+            self.conn.connect()
 
     def _fail(self, job: _Job, error: LoaderError) -> None:
         message = str(error)

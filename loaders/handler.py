@@ -38,7 +38,9 @@ def run_scheduled(
     conn: Any, s3: Any, sqs: Any, settings: LoaderSettings, deadline: float | None = None
 ) -> dict[str, Any]:
     """Drain the queue, sweep recent prefixes, load what is not in the ledger, acknowledge."""
-    visibility = int(settings.config.settings["loader_timeout_seconds"]) + 60
+    visibility = settings.visibility_seconds or (
+        int(settings.config.settings["loader_timeout_seconds"]) + 60
+    )
     messages = []
     if sqs is not None and settings.work_queue_url:
         messages = discovery.drain(
@@ -50,7 +52,7 @@ def run_scheduled(
     refs.update({r.key: r for r in swept})
     report = load_refs(conn, s3, settings, list(refs.values()), deadline=deadline)
     acknowledged = 0
-    if messages:
+    if messages and settings.work_queue_url:
         acknowledged = discovery.acknowledge(
             sqs, settings.work_queue_url, messages, report.settled_keys()
         )

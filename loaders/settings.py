@@ -42,6 +42,8 @@ class LoaderSettings:
     lock_timeout_seconds: int = 10
     # A Lambda run stops taking new batches when less than this is left.
     time_margin_seconds: float = 30.0
+    # How long a drained work message stays hidden (default: the loader's timeout + 60 s).
+    visibility_seconds: int | None = None
 
     @property
     def tombstone_retention_hours(self) -> int:
@@ -68,14 +70,13 @@ class LoaderSettings:
                 f"{names.ENV_DB_SECRET} is not set; it names the Secrets Manager secret "
                 f"with the MariaDB credentials (or set {names.ENV_MARIADB_URL} for local runs)."
             )
-        prefixes = {}
+        prefixes: dict[str, str] = {}
         for env_name, key in (
             (names.ENV_STAGING_PREFIX, "staging_prefix"),
             (names.ENV_ERROR_PREFIX, "error_prefix"),
             (names.ENV_QUARANTINE_PREFIX, "quarantine_prefix"),
         ):
-            value = env.get(env_name) or config.settings[key]
-            value = value.strip("/")
+            value = str(env.get(env_name) or config.settings[key]).strip("/")
             if not value:
                 raise SettingsError(f"{env_name} is empty; it must be an S3 prefix.")
             prefixes[key] = value
@@ -85,5 +86,7 @@ class LoaderSettings:
             db_secret=secret,
             work_queue_url=env.get(names.ENV_WORK_QUEUE_URL) or None,
             mariadb_url=mariadb_url,
-            **prefixes,
+            staging_prefix=prefixes["staging_prefix"],
+            error_prefix=prefixes["error_prefix"],
+            quarantine_prefix=prefixes["quarantine_prefix"],
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,9 +58,10 @@ def make_pipeline(
 ) -> Pipeline:
     kw = {"region_name": "us-east-1", **({"endpoint_url": endpoint_url} if endpoint_url else {})}
     s3, sqs = boto3.client("s3", **kw), boto3.client("sqs", **kw)
-    bucket = "ddbload-staging"
+    suffix = uuid.uuid4().hex[:8]
+    bucket = f"ddbload-staging-{suffix}"
     s3.create_bucket(Bucket=bucket)
-    queue_url = sqs.create_queue(QueueName="ddbload-work")["QueueUrl"]
+    queue_url = sqs.create_queue(QueueName=f"ddbload-work-{suffix}")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
