@@ -8,12 +8,17 @@ workload's guarantees (no key comes back after a delete, re-deliveries only
 of live keys) that gives the loader's final state without tombstones.
 
 Timings start after the changes are decoded into SQL parameters, which
-favours the baselines: the loader is timed from gzip bytes.
+favours the baselines: the loader is timed from gzip bytes. The slow designs
+take an optional deadline and return what they applied (a prefix in arrival
+order, per shard for the concurrent one), so a busy machine cannot stretch a
+benchmark run without bound; their rate and final state are then those of
+that prefix.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -67,33 +72,53 @@ def _apply(cur: pymysql.cursors.Cursor, table: str, change: Change) -> None:
         )
 
 
-def per_row(params: dict, table: str, changes: Sequence[Change]) -> None:
-    """The old design: one autocommit statement per change on one connection."""
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and time.perf_counter() > deadline
+
+
+def per_row(
+    params: dict, table: str, changes: Sequence[Change], deadline: float | None = None
+) -> Sequence[Change]:
+    """The old design: one autocommit statement per change on one connection.
+
+    Stops at ``deadline`` (``time.perf_counter``) if given; returns the changes
+    it applied, always a prefix of ``changes``.
+    """
     conn = pymysql.connect(**{**params, "autocommit": True})
     try:
         with conn.cursor() as cur:
-            for change in changes:
+            for done, change in enumerate(changes):
+                if _past(deadline):
+                    return changes[:done]
                 _apply(cur, table, change)
     finally:
         conn.close()
+    return changes
 
 
 def per_row_concurrent(
-    params: dict, table: str, changes: Sequence[Change], connections: int = 8
-) -> None:
+    params: dict,
+    table: str,
+    changes: Sequence[Change],
+    deadline: float | None = None,
+    connections: int = 8,
+) -> Sequence[Change]:
     """The old design scaled out: one writer per shard, a key always on the same shard.
 
     Kinesis keeps a key's changes in order within its shard, and one Lambda
-    per shard writes them; each thread here is such a Lambda.
+    per shard writes them; each thread here is such a Lambda. Returns the
+    changes applied (a prefix of each shard), in arrival order.
     """
-    shards: list[list[Change]] = [[] for _ in range(connections)]
-    for change in changes:
-        shards[zlib.crc32(change.key.encode()) % connections].append(change)
+    shards: list[list[int]] = [[] for _ in range(connections)]
+    for index, change in enumerate(changes):
+        shards[zlib.crc32(change.key.encode()) % connections].append(index)
+    applied: list[int] = []
     errors: list[BaseException] = []
 
-    def writer(shard: list[Change]) -> None:
+    def writer(shard: list[int]) -> None:
         try:
-            per_row(params, table, shard)
+            done = per_row(params, table, [changes[i] for i in shard], deadline)
+            applied.extend(shard[: len(done)])
         except BaseException as e:  # surfaced after join: a failed writer fails the case
             errors.append(e)
 
@@ -104,6 +129,7 @@ def per_row_concurrent(
         t.join()
     if errors:
         raise errors[0]
+    return [changes[i] for i in sorted(applied)]
 
 
 def _runs(batch: Sequence[Change]) -> Iterable[tuple[bool, list[Change]]]:
@@ -118,16 +144,25 @@ def _runs(batch: Sequence[Change]) -> Iterable[tuple[bool, list[Change]]]:
         yield run[0].item is None, run
 
 
-def batched(params: dict, table: str, changes: Sequence[Change], batch: int = 1000) -> None:
+def batched(
+    params: dict,
+    table: str,
+    changes: Sequence[Change],
+    deadline: float | None = None,
+    batch: int = 1000,
+) -> Sequence[Change]:
     """Batched writes: ``executemany`` per run of upserts or deletes, one transaction per batch.
 
     PyMySQL turns an ``executemany`` INSERT into multi-row statements; deletes
     stay one statement per row. Runs keep the arrival order within a batch.
+    Stops between batches at ``deadline``; returns the changes applied.
     """
     conn = pymysql.connect(**{**params, "autocommit": False})
     try:
         with conn.cursor() as cur:
             for start in range(0, len(changes), batch):
+                if _past(deadline):
+                    return changes[:start]
                 for is_delete, run in _runs(changes[start : start + batch]):
                     if is_delete:
                         cur.executemany(
@@ -142,6 +177,7 @@ def batched(params: dict, table: str, changes: Sequence[Change], batch: int = 10
                 conn.commit()
     finally:
         conn.close()
+    return changes
 
 
 def _tsv_field(text: str) -> str:

@@ -17,11 +17,12 @@ from __future__ import annotations
 import gzip
 import hashlib
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import orjson
 
-from contract.staging import StagingLine, encode_line
+from contract.staging import StagingLine, encode_line, version_key
 
 SOURCE_TABLE = "bench_items"
 KEY_ATTRIBUTE = "id"
@@ -121,6 +122,26 @@ def generate(
             state[key] = item
     objects = _objects(table, lines, lines_per_object, seed)
     return Workload(table=table, changes=changes, objects=objects, expected=state)
+
+
+def replay(changes: Iterable[Change]) -> dict[str, str]:
+    """The state after applying ``changes`` one by one with version guards (no tombstones).
+
+    For a whole workload this is ``expected``; for the prefix a baseline
+    applied before its deadline, it is what that baseline's table must hold.
+    """
+    rows: dict[str, Change] = {}
+    for change in changes:
+        row = rows.get(change.key)
+        if row is not None and version_key(change.version_us, change.seq) <= version_key(
+            row.version_us, row.seq
+        ):
+            continue
+        if change.item is None:
+            rows.pop(change.key, None)
+        else:
+            rows[change.key] = change
+    return {key: c.item for key, c in rows.items() if c.item is not None}
 
 
 def _swap_remove(live: list[str], where: dict[str, int], key: str) -> None:

@@ -40,6 +40,17 @@ def test_the_state_checksum_sees_one_changed_row(database, workload):
         conn.close()
 
 
+def test_a_baseline_stopped_by_its_budget_checks_the_prefix_it_applied(database, workload):
+    # GIVEN 8 per-row writers with a budget far too short for 2,000 changes
+    params = mariadb_params(database)
+    # WHEN they run
+    outcome = loader_bench.case_per_row_concurrent(params, workload, budget_s=0.2)
+    # THEN what they applied (a prefix of each shard) is exactly what the table holds
+    assert outcome.state == outcome.detail["expected"]
+    assert outcome.connections == 8
+    assert outcome.detail["whole"] == (outcome.changes == len(workload.changes))
+
+
 def test_run_suite_records_every_case_with_ratios(database):
     # GIVEN the suite at smoke size, each case in the fixture database emptied first
     params = mariadb_params(database)
@@ -58,7 +69,8 @@ def test_run_suite_records_every_case_with_ratios(database):
 
     results = Results()
     # WHEN it runs
-    loader_bench.run_suite(results, (2_000,), prefill=1_000, databases=emptied)
+    budgets = {"per-row": 3.0, "batched": 3.0}
+    loader_bench.run_suite(results, (2_000,), prefill=1_000, databases=emptied, budgets_s=budgets)
     # THEN it finished: every case ended in the model state (it raises otherwise)
     # AND every case and comparison is there, each ratio against a recorded baseline
     names = {e.name for e in results.entries}

@@ -12,7 +12,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.workload import Change, Workload, generate
+from bench.workload import Change, Workload, generate, replay
 from contract.staging import decode_line, version_key
 
 
@@ -108,13 +108,21 @@ def test_mix_and_row_size_are_as_specified():
     seed=st.integers(min_value=0, max_value=2**32),
     per_object=st.integers(min_value=1, max_value=150),
     dup_share=st.sampled_from([0.0, 0.01, 0.2]),
+    cut=st.floats(min_value=0, max_value=1),
 )
-def test_newest_wins_and_one_by_one_agree_with_the_model(n, seed, per_object, dup_share):
+def test_newest_wins_and_one_by_one_agree_with_the_model(n, seed, per_object, dup_share, cut):
     # GIVEN any workload, re-deliveries as frequent as 20%
     workload = generate(n, seed=seed, lines_per_object=per_object, mix=(0.6, 0.3, 0.1, dup_share))
+    lines = _decoded(workload)
     # WHEN its staging lines are merged newest-wins, and its changes applied one by one
-    merged = _newest_wins(_decoded(workload))
+    merged = _newest_wins(lines)
     applied = _one_by_one(workload.changes)
     # THEN both end in the workload's model: the baselines and the loader are comparable
     assert merged == workload.expected
     assert applied == workload.expected
+    # AND the model of any prefix (what a baseline stopped by its time budget applied) is right
+    k = int(cut * n)
+    assert (
+        replay(workload.changes[:k]) == _newest_wins(lines[:k]) == _one_by_one(workload.changes[:k])
+    )
+    assert replay(workload.changes) == workload.expected
