@@ -205,7 +205,9 @@ class FirehoseDriver:
     ) -> None:
         settings = resources.config.settings
         if transform is None:
-            from transforms.handler import handler as transform
+            from transforms.handler import handler as real_transform
+
+            transform = real_transform
         self.transform: Transform = transform
         self.resources = resources
         self.aws = clients or Clients(resources.endpoint)
@@ -426,7 +428,7 @@ def _check_response(response: Any, ids: Mapping[str, KinesisRecord]) -> tuple[st
     seen: set[str] = set()
     for out in response["records"]:
         rid = out.get("recordId") if isinstance(out, dict) else None
-        if rid not in ids:
+        if not isinstance(rid, str) or rid not in ids:
             return "Lambda.MissingRecordId", f"Unknown recordId {str(rid)[:80]!r} in the response."
         if rid in seen:
             return "Lambda.DuplicatedRecordId", f"recordId {rid} appears twice in the response."

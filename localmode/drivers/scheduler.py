@@ -85,7 +85,9 @@ def tick(
 ) -> Any:
     """One scheduled loader run against the local stack; returns the handler's response."""
     if handler is None:
-        from loaders.handler import handler
+        from loaders.handler import handler as real_handler
+
+        handler = real_handler
     timeout = timeout_seconds or resources.config.settings["loader_timeout_seconds"]
     context = LambdaContext(
         f"arn:aws:lambda:{resources.region}:{ACCOUNT_ID}:function:{LOADER_FUNCTION}", timeout

@@ -27,8 +27,6 @@ from localmode.workload import Workload
 from tests.conftest import mariadb_params
 from tests.localmode.stack import pipeline_config, private_stack
 
-pytestmark = pytest.mark.xdist_group("local-e2e")
-
 
 def _objects(aws: Clients, bucket: str, prefix: str) -> dict[str, bytes]:
     listing = aws.s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
