@@ -1,0 +1,82 @@
+"""Deployment defaults in one place: runtimes, sizes, retries, alarm thresholds, names.
+
+The pipeline settings users change (schedule, buffers, prefixes, retention) live in
+``contract.config`` and reach the constructs through ``PipelineConfig``; what is here
+is the AWS plumbing around them that an operator rarely needs to touch. Constructs
+read these values; they never hard-code their own.
+"""
+
+from __future__ import annotations
+
+# Both functions run the project's Python (pyproject: >=3.11,<3.12) on x86_64, the
+# platform the local bundler downloads wheels for.
+PYTHON_VERSION = "3.11"
+WHEEL_PLATFORM = "manylinux2014_x86_64"
+
+# Stack name the CLI looks for unless DDBLOAD_STACK says otherwise.
+STACK_NAME = "ddbload"
+
+TRANSFORM_HANDLER = "transforms.handler.handler"
+TRANSFORM_PACKAGES = ("transforms", "contract")
+# orjson only: the transform bundle stays small (no pandas) for fast cold starts.
+TRANSFORM_REQUIREMENTS = ("orjson",)
+TRANSFORM_MEMORY_MB = 512
+TRANSFORM_TIMEOUT_SECONDS = 60
+# Firehose retries a failed processor invocation this many times before the batch
+# goes to the error prefix.
+PROCESSOR_RETRIES = 3
+
+LOADER_HANDLER = "loaders.handler.handler"
+LOADER_PACKAGES = ("loaders", "contract")
+# pandas/pyarrow come from the AWS SDK for pandas layer, not the bundle.
+LOADER_REQUIREMENTS = ("pymysql", "orjson")
+LOADER_MEMORY_MB = 2048
+LOADER_EPHEMERAL_STORAGE_MB = 2048
+# One run at a time: the loader drains one queue and merges with GET_LOCK per table;
+# a second concurrent run would only wait on the locks.
+LOADER_RESERVED_CONCURRENCY = 1
+
+# AWS SDK for pandas managed layer. The version number differs per region; override
+# with context ``ddbload_pandas_layer_arn`` (see docs/DEPLOY.md). ``{region}`` is
+# replaced by the stack's region at deploy time.
+PANDAS_LAYER_ACCOUNT = "336392948345"
+PANDAS_LAYER_VERSION = 30
+PANDAS_LAYER_ARN = (
+    "arn:aws:lambda:{region}:" + PANDAS_LAYER_ACCOUNT + ":layer:AWSSDKPandas-Python311:"
+    f"{PANDAS_LAYER_VERSION}"
+)
+
+# EventBridge Scheduler target: retries of a failed delivery to Lambda, then the DLQ.
+SCHEDULE_RETRY_ATTEMPTS = 3
+# SQS: a work message invisible for longer than a whole loader run, so a run that
+# takes a message but times out does not race the next run for it.
+WORK_QUEUE_MAX_RECEIVES = 5
+DLQ_RETENTION_DAYS = 14
+WORK_QUEUE_RETENTION_DAYS = 4
+
+LOG_RETENTION_DAYS = 30
+ACCESS_LOG_EXPIRY_DAYS = 90
+# Firehose processing failures and quarantined rows are kept longer than staging
+# data: someone has to look at them.
+ERROR_EXPIRY_DAYS = 90
+
+# New MariaDB instance.
+DB_INSTANCE_TYPE = "t4g.medium"
+# CloudFormation wants a full engine version. These are the newest minors of each
+# supported major known to aws-cdk-lib 2.275; RDS applies later minors itself
+# (auto minor version upgrade).
+MARIADB_VERSIONS = {"10.11": "10.11.19", "11.4": "11.4.13"}
+DB_ALLOCATED_STORAGE_GB = 20
+DB_MAX_ALLOCATED_STORAGE_GB = 200
+DB_BACKUP_RETENTION_DAYS = 7
+DB_MULTI_AZ = True
+DB_ROTATION_DAYS = 30
+DB_PORT = 3306
+VPC_MAX_AZS = 2
+
+# Alarms. Freshness: Firehose buffers up to firehose_buffer_seconds; anything older
+# than that plus this slack means delivery is stuck.
+FRESHNESS_SLACK_SECONDS = 900
+# Loader lag: the oldest unprocessed work message, in schedule periods.
+LAG_SCHEDULE_PERIODS = 3
+ALARM_PERIOD_MINUTES = 5

@@ -1,0 +1,214 @@
+"""The scheduled loader: EventBridge Scheduler ticks a VPC Lambda that bulk-loads staging files.
+
+Third hop of the flow. S3 ObjectCreated events for the staging prefix feed an SQS
+work queue (with a dead-letter queue); every ``schedule_minutes`` the Scheduler
+invokes the loader, which drains the queue and sweeps recent hour prefixes against
+its ledger, so a lost message never loses a file. The CLI invokes the same function
+with ``{"action": "reload", "prefix": ...}``.
+
+One run at a time (reserved concurrency 1, ``GET_LOCK`` per table in MariaDB).
+Grants are exact: read the staging prefix (objects and listing), write the
+quarantine prefix, consume the work queue, read the database secret.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Size, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as targets
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from contract import settings as env
+from contract.config import PipelineConfig
+from stacks import bundling, defaults
+from stacks.database import Database
+from stacks.nag import LAMBDA_BASIC_POLICY, LAMBDA_VPC_POLICY, acknowledge, arn_finding
+from stacks.staging_bucket import StagingBucket
+
+# What the schedule sends; the CLI sends {"action": "reload", "prefix": ...} instead.
+SCHEDULED_ACTION = "scheduled"
+
+
+def _queue(scope: Construct, id: str, **kwargs: object) -> sqs.Queue:
+    return sqs.Queue(
+        scope,
+        id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        removal_policy=RemovalPolicy.DESTROY,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+class ScheduledLoader(Construct):
+    """Public: ``function``, ``work_queue``, ``work_dead_letters``, ``schedule``,
+    ``schedule_dead_letters``."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: PipelineConfig,
+        staging: StagingBucket,
+        database: Database,
+        pandas_layer_arn: str,
+    ) -> None:
+        super().__init__(scope, id)
+        settings = config.settings
+        timeout = Duration.seconds(settings["loader_timeout_seconds"])
+        period = Duration.minutes(settings["schedule_minutes"])
+
+        self.work_dead_letters = _queue(
+            self, "WorkDeadLetters", retention_period=Duration.days(defaults.DLQ_RETENTION_DAYS)
+        )
+        self.work_queue = _queue(
+            self,
+            "WorkQueue",
+            # A received message stays hidden for a whole run, so two runs never hold it.
+            visibility_timeout=Duration.seconds(settings["loader_timeout_seconds"] + 60),
+            retention_period=Duration.days(defaults.DLQ_RETENTION_DAYS),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                max_receive_count=defaults.WORK_QUEUE_MAX_RECEIVES, queue=self.work_dead_letters
+            ),
+        )
+        staging.bucket.add_event_notification(
+            s3.EventType.OBJECT_CREATED,
+            s3n.SqsDestination(self.work_queue),
+            s3.NotificationKeyFilter(prefix=f"{staging.staging_prefix}/"),
+        )
+
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "SecurityGroup",
+            vpc=database.vpc,
+            description="ddbload loader: MariaDB and AWS API endpoints",
+            allow_all_outbound=True,
+        )
+        layer_arn = pandas_layer_arn.replace("{region}", Stack.of(self).region)
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description="ddbload: staging files -> MariaDB (LOAD DATA + versioned merge)",
+            runtime=lambda_.Runtime.PYTHON_3_11,
+            architecture=lambda_.Architecture.X86_64,
+            handler=defaults.LOADER_HANDLER,
+            code=bundling.loader_code(),
+            layers=[lambda_.LayerVersion.from_layer_version_arn(self, "PandasLayer", layer_arn)],
+            vpc=database.vpc,
+            vpc_subnets=database.subnets,
+            security_groups=[self.security_group],
+            timeout=timeout,
+            memory_size=defaults.LOADER_MEMORY_MB,
+            ephemeral_storage_size=Size.mebibytes(defaults.LOADER_EPHEMERAL_STORAGE_MB),
+            reserved_concurrent_executions=defaults.LOADER_RESERVED_CONCURRENCY,
+            # A tick that waited behind a long run is worthless once the next tick is
+            # due, and a failed run is retried by the next tick anyway.
+            retry_attempts=0,
+            max_event_age=Duration.seconds(max(60, int(period.to_seconds()))),
+            environment={
+                env.ENV_CONFIG: config.to_json(),
+                env.ENV_BUCKET: staging.bucket.bucket_name,
+                env.ENV_STAGING_PREFIX: staging.staging_prefix,
+                env.ENV_ERROR_PREFIX: staging.error_prefix,
+                env.ENV_QUARANTINE_PREFIX: staging.quarantine_prefix,
+                env.ENV_DB_SECRET: database.secret.secret_arn,
+                env.ENV_WORK_QUEUE_URL: self.work_queue.queue_url,
+            },
+            log_group=logs.LogGroup(
+                self,
+                "Logs",
+                retention=logs.RetentionDays.ONE_MONTH,
+                removal_policy=RemovalPolicy.DESTROY,
+            ),
+        )
+        database.allow_from(self.function)
+        self._grant(staging, database)
+
+        self.schedule_dead_letters = _queue(
+            self,
+            "ScheduleDeadLetters",
+            retention_period=Duration.days(defaults.DLQ_RETENTION_DAYS),
+        )
+        self.schedule = scheduler.Schedule(
+            self,
+            "Schedule",
+            description="ddbload: run the loader",
+            schedule=scheduler.ScheduleExpression.rate(period),
+            target=targets.LambdaInvoke(
+                self.function,
+                input=scheduler.ScheduleTargetInput.from_object(
+                    {
+                        "action": SCHEDULED_ACTION,
+                        "scheduled_time": scheduler.ContextAttribute.scheduled_time,
+                        "execution_id": scheduler.ContextAttribute.execution_id,
+                    }
+                ),
+                dead_letter_queue=self.schedule_dead_letters,
+                retry_attempts=defaults.SCHEDULE_RETRY_ATTEMPTS,
+                max_event_age=Duration.seconds(max(60, int(period.to_seconds()))),
+            ),
+        )
+        self._acknowledge(staging)
+
+    def _grant(self, staging: StagingBucket, database: Database) -> None:
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[staging.staging_objects()])
+        )
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[staging.bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{staging.staging_prefix}/*"]}},
+            )
+        )
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:PutObject"], resources=[staging.quarantine_objects()])
+        )
+        self.work_queue.grant_consume_messages(self.function)
+        database.secret.grant_read(self.function)
+
+    def _acknowledge(self, staging: StagingBucket) -> None:
+        acknowledge(
+            self.function,
+            "AwsSolutions-IAM4",
+            "AWSLambdaBasicExecutionRole (own logs) and AWSLambdaVPCAccessExecutionRole "
+            "(network interfaces for a VPC function) are the standard Lambda execution "
+            "policies.",
+            [LAMBDA_BASIC_POLICY, LAMBDA_VPC_POLICY],
+        )
+        acknowledge(
+            self.function,
+            "AwsSolutions-IAM5",
+            "Object ARNs are limited to the staging prefix (read) and the quarantine prefix "
+            "(write); staging object names are generated by Firehose.",
+            [
+                arn_finding(staging.bucket, f"/{staging.staging_prefix}/*"),
+                arn_finding(staging.bucket, f"/{staging.quarantine_prefix}/*"),
+            ],
+        )
+        # The Scheduler's target role is created at stack level by the L2.
+        acknowledge(
+            Stack.of(self),
+            "AwsSolutions-IAM5",
+            "The Scheduler role may invoke the loader function and its versions, nothing else.",
+            [arn_finding(self.function, ":*")],
+        )
+        acknowledge(
+            self.function,
+            "AwsSolutions-L1",
+            "The project and the AWS SDK for pandas layer target Python 3.11; the runtime "
+            "moves with them.",
+        )
+        acknowledge(
+            self.schedule_dead_letters,
+            "AwsSolutions-SQS3",
+            "This queue is the Scheduler target's dead-letter queue; it needs none itself.",
+        )
