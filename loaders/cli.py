@@ -91,7 +91,7 @@ def _database_sentence(exc: BaseException) -> str | None:
 class EdgeGroup(TyperGroup):
     """The error boundary: library errors -> one sentence on stderr and exit code 1."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, typer.TyperException):
@@ -443,6 +443,254 @@ def _print_outcomes(result: Any) -> None:
         console.print(f"the run stopped early: {result.error}")
 
 
+@app.command()
+def status(local: Local = False, stack: Stack = None, as_json: Json = False) -> None:
+    """Per table: lag, backlog, last load, failures and quarantine (24 h); dead letters.
+
+    Lag is now minus the newest change committed to MariaDB; backlog the
+    staging objects not loaded yet. Exit code 3 when something needs
+    attention (a failure or quarantine in the last 24 hours, a staging
+    object waiting longer than two schedules plus the Firehose buffer, or
+    messages in the dead-letter queue), so it can run from cron or a check.
+
+    --json prints {"where", "checked_at", "tables": [{"table", "target",
+    "lag_seconds", "newest_change", "backlog_objects", "backlog_bytes",
+    "oldest_pending", "last_load", "failed_24h", "quarantined_files_24h",
+    "quarantined_rows_24h", "attention": [sentences], "needs_attention"}],
+    "dead_letter_messages", "work_queue_messages", "attention",
+    "needs_attention"}.
+
+    Example:
+
+        ddbload status --stack prod --json
+    """
+    from loaders import status as status_lib
+
+    pipeline = _open(local, stack)
+    conn = pipeline.connect()
+    try:
+        health = status_lib.status(pipeline, conn)
+    finally:
+        conn.close()
+    if as_json:
+        _json(health.to_json())
+    else:
+        _print_status(health)
+    if health.needs_attention:
+        raise typer.Exit(EXIT_ATTENTION)
+
+
+def _print_status(health: Any) -> None:
+    table = Table(title=f"{health.where} pipeline at {_short(health.checked_at)} UTC")
+    table.add_column("table")
+    table.add_column("lag", justify="right")
+    table.add_column("backlog", justify="right")
+    table.add_column("last load (UTC)")
+    table.add_column("failed 24h", justify="right")
+    table.add_column("quarantined 24h", justify="right")
+    for t in health.tables:
+        lag = "-" if t.lag_seconds is None else _duration(t.lag_seconds)
+        table.add_row(
+            t.table,
+            lag,
+            f"{t.backlog_objects} ({_size(t.backlog_bytes)})",
+            _short(t.last_load) or "never",
+            str(t.failed_24h),
+            f"{t.quarantined_files_24h} files, {t.quarantined_rows_24h} rows",
+        )
+    console = _console()
+    console.print(table)
+    dlq = "-" if health.dead_letter_messages is None else str(health.dead_letter_messages)
+    work = "-" if health.work_queue_messages is None else str(health.work_queue_messages)
+    console.print(f"work queue: {work} messages; dead-letter queue: {dlq} messages")
+    problems = health.attention + [f"{t.table}: {a}" for t in health.tables for a in t.attention]
+    if problems:
+        console.print("needs attention:")
+        for p in problems:
+            console.print(f"  - {p}")
+    else:
+        console.print("all good")
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    if seconds < 172800:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} d"
+
+
+@app.command()
+def verify(
+    table: Annotated[
+        str | None, typer.Option("--table", metavar="T", help="Only this source table.")
+    ] = None,
+    local: Local = False,
+    stack: Stack = None,
+    as_json: Json = False,
+) -> None:
+    """Reconcile DynamoDB with MariaDB: item counts and per-key checksums.
+
+    Scans each DynamoDB table and reads its MariaDB target; exit code 3 when
+    they differ. --json prints [{"table", "target", ... counts, "missing",
+    "extra", "different", "samples", "ok"}] (``TableReconciliation.to_dict``).
+
+    Example:
+
+        ddbload verify --local --table orders
+    """
+    from loaders.verify import verify_pipeline
+
+    pipeline = _open(local, stack)
+    with _labelled_progress() as progress:
+        results = verify_pipeline(pipeline, table=table, progress=progress)
+    if as_json:
+        _json([r.to_dict() for r in results])
+    else:
+        _print_reconciliation([r.to_dict() for r in results])
+    if not all(r.ok for r in results):
+        raise typer.Exit(EXIT_ATTENTION)
+
+
+@contextmanager
+def _labelled_progress() -> Iterator[Callable[[str, int, int | None], None]]:
+    """A ``progress(label, done, total)`` callback drawing bars on stderr."""
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    ) as bar:
+        tasks: dict[str, Any] = {}
+
+        def report(label: str, done: int, total: int | None) -> None:
+            if label not in tasks:
+                tasks[label] = bar.add_task(label, total=total)
+            bar.update(tasks[label], completed=done, total=total)
+
+        yield report
+
+
+def _print_reconciliation(results: list[dict[str, Any]]) -> None:
+    table = Table(title="DynamoDB vs MariaDB")
+    for name in ("table", "target", "items", "rows", "missing", "extra", "different"):
+        table.add_column(name, justify="left" if name in ("table", "target") else "right")
+    table.add_column("samples", overflow="fold")
+    for r in results:
+        samples = "; ".join(f"{k}: {', '.join(v)}" for k, v in r["samples"].items() if v)
+        table.add_row(
+            r["table"],
+            r["target"],
+            str(r["dynamodb_items"]),
+            str(r["mariadb_rows"]),
+            str(r["missing"]),
+            str(r["extra"]),
+            str(r["different"]),
+            samples,
+        )
+    _console().print(table)
+
+
+def _print_dicts(docs: list[dict[str, Any]], title: str) -> None:
+    """Flat dictionaries as a two-column table each (nested values as compact JSON)."""
+    console = _console()
+    for doc in docs:
+        table = Table(title=title, show_header=False)
+        table.add_column("field")
+        table.add_column("value", overflow="fold")
+        for name, value in doc.items():
+            if isinstance(value, dict | list):
+                value = orjson.dumps(value).decode()
+            table.add_row(name, str(value))
+        console.print(table)
+
+
+@app.command()
+def demo(
+    items: Annotated[
+        int, typer.Option("--items", min=1, help="About how many new items to write.")
+    ] = 2000,
+    database: Annotated[
+        str | None,
+        typer.Option("--database", metavar="NAME", help="MariaDB database (default: config's)."),
+    ] = None,
+    state_dir: Annotated[
+        str | None, typer.Option("--state-dir", metavar="DIR", help="Local mode state folder.")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Run the whole pipeline locally (moto + MariaDB), then reconcile DynamoDB with MariaDB.
+
+    Starts the local stack if needed and leaves it running. Exit code 3 when
+    the reconciliation finds a difference. --json prints the summary
+    (``DemoSummary.to_dict``: changes written, files, rows applied / deleted /
+    stale / quarantined, loader runs, lag, reconciliation, ok, next_steps).
+
+    Example:
+
+        ddbload demo --items 500
+    """
+    from localmode.demo import run_demo
+
+    with _labelled_progress() as progress:
+        summary = run_demo(items, database=database, state_path=state_dir, progress=progress)
+    doc = summary.to_dict()
+    if as_json:
+        _json(doc)
+    else:
+        steps = doc.pop("next_steps", [])
+        _print_reconciliation(doc.pop("reconciliation", []))
+        _print_dicts([doc], "demo")
+        for step in steps:
+            typer.echo(step)
+    if not summary.ok:
+        raise typer.Exit(EXIT_ATTENTION)
+
+
+@app.command()
+def replay(
+    file: Annotated[
+        str,
+        typer.Argument(
+            metavar="FILE", help="Captured Kinesis-destination records, one JSON per line."
+        ),
+    ],
+    database: Annotated[
+        str, typer.Option("--database", metavar="NAME", help="MariaDB database to load into.")
+    ],
+    state_dir: Annotated[
+        str | None, typer.Option("--state-dir", metavar="DIR", help="Local mode state folder.")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Push captured DynamoDB change records through the real transform and loader, locally.
+
+    Uses its own local resources (its own bucket and queues) and loads into
+    DATABASE. --json prints ``ReplaySummary.to_dict``: records, ok,
+    processing_failed, dropped, files, error_files, rows applied / deleted /
+    stale / quarantined, loader_runs, error_objects.
+
+    Example:
+
+        ddbload replay captured.ndjson --database ddbload_replay
+    """
+    from localmode.replay import replay as run_replay
+
+    with _labelled_progress() as progress:
+        summary = run_replay(file, database, state_path=state_dir, progress=progress)
+    if as_json:
+        _json(summary.to_dict())
+    else:
+        _print_dicts([summary.to_dict()], "replay")
+
+
 local_app = typer.Typer(
     cls=EdgeGroup,
     help="The local stack: a moto server on 127.0.0.1 plus the pipeline's resources in it.",
@@ -482,13 +730,12 @@ def local_up(
         ddbload local up
     """
     from contract.config import load_cdk_json
-    from localmode import resources, server
+    from localmode import demo, resources, server
 
     pipeline_config = _read_config(config, load_cdk_json)
-    running = server.up(state_dir)
-    made = resources.create(
-        running.endpoint or "", pipeline_config, database=database, state_path=state_dir
-    )
+    made = demo.ensure_stack(pipeline_config, database=database, state_path=state_dir)
+    demo.ensure_database(made)
+    running = server.status(state_dir)
     if as_json:
         _json({"endpoint": running.endpoint, "pid": running.pid, "resources": made.to_dict()})
         return

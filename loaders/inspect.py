@@ -220,9 +220,9 @@ def ledger_lookup(conn: Any) -> LedgerLookup:
         for key, etag in objects:
             # The row of this very object version; another ETag means it was replaced
             # since, and the new version is pending.
-            row = next((r for r in by_key.get(key, []) if r.etag == etag), None)
-            if row is not None:
-                found[key] = _from_ledger(row)
+            match = next((r for r in by_key.get(key, []) if r.etag == etag), None)
+            if match is not None:
+                found[key] = _from_ledger(match)
         return found
 
     return lookup

@@ -52,9 +52,12 @@ def test_no_credentials(runner: CliRunner, local_stack, tmp_path, monkeypatch) -
     assert_one_sentence(runner.invoke(app, ["inspect", "--stack", "prod"]), "credentials")
 
 
-def test_stack_not_found(runner: CliRunner, local_stack, monkeypatch) -> None:
+@pytest.mark.parametrize(
+    "command", [["inspect"], ["status"], ["reload", "--prefix", "x/", "-y"], ["verify"]]
+)
+def test_stack_not_found(runner: CliRunner, local_stack, monkeypatch, command) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", local_stack.endpoint)
-    result = runner.invoke(app, ["inspect", "--stack", "nope-stack"])
+    result = runner.invoke(app, [*command, "--stack", "nope-stack"])
     assert_one_sentence(result, "'nope-stack'", "not found")
 
 
@@ -114,5 +117,6 @@ def test_database_unreachable(runner: CliRunner, local_stack, moto_state, databa
         state_path=moto_state,
     )
     put_staging(local_stack, "table=customers/2025/06/01/12/a.gz", [change("a", 1)])
-    # WHEN reading load status THEN
-    assert_one_sentence(runner.invoke(app, ["inspect", "--local"]), "unreachable")
+    # WHEN reading load status, health, or reloading THEN
+    for command in (["inspect"], ["status"], ["reload", "--prefix", "table=customers/", "-y"]):
+        assert_one_sentence(runner.invoke(app, [*command, "--local"]), "unreachable")
