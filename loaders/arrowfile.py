@@ -72,6 +72,7 @@ def _check(table: pa.Table, source: str, key_types: str) -> pa.Array:
         (pc.is_null(table["key"]), "key is missing"),
         (pc.is_null(table["version_us"]), "version_us is missing"),
         (pc.is_null(table["seq"]), "seq is missing"),
+        (pc.and_kleene(pc.is_valid(table["item"]), pc.equal(table["item"], "")), "item is empty"),
         (
             pc.not_equal(pc.fill_null(table["v"], -1), CONTRACT_VERSION),
             "unsupported contract version",
@@ -144,10 +145,11 @@ def prepare(
     return Prepared(_numbered(winners), bad, _numbered(before))
 
 
-def _escape(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+_CONTROL = ("\t", "\n", "\r", "\0")
+
+
+def _escape(arr: pa.Array) -> pa.Array:
     """Text for LOAD DATA with ESCAPED BY '\\': escape \\ tab newline CR NUL; NULL -> \\N."""
-    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    arr = arr.cast(pa.large_string())
     for raw, escaped in (
         ("\\", "\\\\"),
         ("\t", "\\t"),
@@ -160,18 +162,36 @@ def _escape(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     return pc.fill_null(arr, "\\N")
 
 
-def load_file(rows: pa.Table) -> pa.Buffer:
-    """The LOAD DATA input: _row, _file, _op, key, version_us, seq, item; one line per row."""
+def _needs_escaping(texts: list[pa.Array]) -> bool:
+    """Whether any text holds a byte the unescaped format cannot carry (JSON from the
+    transform never does: its strings escape control characters)."""
+    return any(pc.any(pc.match_substring(a, c)).as_py() for a in texts for c in _CONTROL)
+
+
+def load_file(rows: pa.Table) -> tuple[pa.Buffer, bool]:
+    """The LOAD DATA input (_row, _file, _op, key, version_us, seq, item; one line per row)
+    and whether it is escaped (``ESCAPED BY '\\'``) or plain (``ESCAPED BY ''``).
+
+    Plain needs no rewriting of the texts and is chosen when no text holds a tab,
+    newline, CR or NUL; a NULL item is then the empty field (never a valid item).
+    """
     if rows.num_rows == 0:
-        return pa.py_buffer(b"")
+        return pa.py_buffer(b""), False
+    texts = [rows[c].combine_chunks().cast(pa.large_string()) for c in ("key", "seq", "item")]
+    escaped = _needs_escaping(texts)
+    if escaped:
+        texts = [_escape(t) for t in texts]
+    else:
+        texts[2] = pc.fill_null(texts[2], "")
+    key, seq, item = texts
     fields = [
         pc.cast(rows["_row"], pa.large_string()).combine_chunks(),
         pc.cast(rows["_file"], pa.large_string()).combine_chunks(),
         rows["_op"].combine_chunks().cast(pa.large_string()),
-        _escape(rows["key"]),
+        key,
         pc.cast(rows["version_us"], pa.large_string()).combine_chunks(),
-        _escape(rows["seq"]),
-        _escape(rows["item"]),
+        seq,
+        item,
     ]
     lines = pc.binary_join_element_wise(*fields, _TAB)
     # binary_join_element_wise puts the separator between fields only: append the newline.
@@ -180,4 +200,4 @@ def load_file(rows: pa.Table) -> pa.Buffer:
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
     first = int(offsets[lines.offset])
     last = int(offsets[lines.offset + len(lines)])
-    return data.slice(first, last - first)
+    return data.slice(first, last - first), escaped

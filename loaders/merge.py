@@ -64,9 +64,9 @@ def merge_chunk(conn: Any, t: Target, rows: pa.Table) -> ChunkOutcome:
     with conn.cursor() as cur:
         cur.execute(sql.drop_stage())
         cur.execute(sql.create_stage(t))
-        data = load_file(rows)
+        data, escaped = load_file(rows)
         with conn.infile(data) as name:
-            statement, params = sql.load_data(t, name)
+            statement, params = sql.load_data(t, name, escaped)
             cur.execute(statement, params)
         warning_count = conn._result.warning_count if conn._result else 0
         loaded = cur.rowcount

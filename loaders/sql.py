@@ -210,10 +210,15 @@ def _mapped_expr(c: DataColumn) -> str:
     return "JSON_VALUE(@item, %s)"
 
 
-def load_data(t: Target, filename: str) -> tuple[str, list[str]]:
-    """LOAD DATA of one load file into the stage; key and mapped columns come out of the JSON."""
+def load_data(t: Target, filename: str, escaped: bool) -> tuple[str, list[str]]:
+    """LOAD DATA of one load file into the stage; key and mapped columns come out of the JSON.
+
+    ``escaped``: the file escapes with backslashes (NULL is \\N); otherwise nothing is
+    escaped and an empty item field is NULL (see ``arrowfile.load_file``).
+    """
     params: list[str] = [filename]
-    sets = ["_bad = (@b := (@item IS NOT NULL AND NOT JSON_VALID(@item)))"]
+    # Assignments run left to right: @item and @b are set first for all that follow.
+    sets = ["_bad = (@b := ((@item := NULLIF(@raw, '')) IS NOT NULL AND NOT JSON_VALID(@item)))"]
     for k, col in zip(t.mapping.keys, t.keys, strict=True):
         expr = "JSON_VALUE(@key, %s)"
         if k.type == "B":
@@ -243,10 +248,12 @@ def load_data(t: Target, filename: str) -> tuple[str, list[str]]:
                 params.extend(json_path(m.path) for m in mapped)  # type: ignore[arg-type]
             else:
                 sets.append(f"{quote(c.name)} = @item")
+    escape = "\\\\" if escaped else ""
     sql = (
         f"LOAD DATA LOCAL INFILE %s INTO TABLE {quote(STAGE)} CHARACTER SET utf8mb4 "
-        "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' "
-        "(_row, _file, _op, @key, _ver, _seq, @item) SET " + ", ".join(sets)
+        f"FIELDS TERMINATED BY '\\t' ESCAPED BY '{escape}' "
+        "LINES TERMINATED BY '\\n' (_row, _file, _op, @key, _ver, _seq, @raw) SET "
+        + ", ".join(sets)
     )
     return sql, params
 

@@ -334,3 +334,19 @@ def test_plain_item_matches_the_contract_encoding(conn, admin):
     # THEN the item column holds exactly the contract's plain JSON text
     [(text,)] = fetch(admin, "SELECT item FROM tbl15")
     assert text == to_plain({**item, "pk": {"S": "a"}})[0].decode()
+
+
+def test_texts_with_raw_control_characters_take_the_escaped_format(conn, admin):
+    # GIVEN an item whose JSON text has a raw tab, newline and CR between tokens, beside
+    # backslash escapes, and an ordinary line in the same file
+    config = parse_config({})
+    text = '{"pk":"odd",\t"s":"back\\\\slash \\"q\\" \\t",\r\n"n":1}'
+    raw = change("tbl16", {"pk": {"S": "odd"}}, {}, 1)
+    odd = orjson.dumps({**orjson.loads(raw), "item": text}) + b"\n"
+    plain = change("tbl16", {"pk": {"S": "plain"}}, {"s": {"S": "NULL"}}, 1)
+    # WHEN loaded
+    [result] = load_staging_bytes(conn, config, [obj("tbl16", [odd, plain])])
+    # THEN both items are stored exactly as written
+    assert result.applied == 2
+    rows = dict(fetch(admin, "SELECT pk, item FROM tbl16"))
+    assert rows == {"odd": text, "plain": '{"s":"NULL","pk":"plain"}'}
