@@ -206,22 +206,46 @@ def _execute_deployed(
         except (orjson.JSONDecodeError, AttributeError):
             message = payload[:200].decode(errors="replace")
         raise OperatorError(f"The loader function {pipeline.loader_function} failed: {message}")
-    files, error = parse_loader_report(orjson.loads(payload))
+    files, error = parse_loader_report(orjson.loads(payload), planned)
     for f in files:
         if progress:
             progress(f)
     return ReloadResult(plan=planned, files=_in_plan_order(planned, files), error=error)
 
 
-def parse_loader_report(doc: Any) -> tuple[list[FileOutcome], str | None]:
-    """Per-file outcomes from the loader function's reload response.
+def parse_loader_report(doc: Any, planned: ReloadPlan) -> tuple[list[FileOutcome], str | None]:
+    """Per-file outcomes from the loader function's answer (``loaders.handler``).
 
-    The handler answers with its run report: ``{"results": [JobResult...],
-    "error": ...}`` (``engine.JobResult.as_dict`` per file).
+    The handler answers ``{"status": "error"|"unreachable", "error"}`` when it
+    could not run, else its run report: ``"files"`` (count per status),
+    ``"rows"`` (totals), ``"failed"`` ([{"key", "error"}]) and ``"error"``, plus
+    ``"results"`` (one ``engine.JobResult`` per file) when it sends them. Without
+    per-file results a file not listed as failed is ``loaded`` when the counts
+    say every other file loaded, else ``unknown``; row counts are then the run's
+    totals, on the first file.
     """
-    if not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
-        raise OperatorError("The loader function answered without per-file results.")
-    return [_outcome(r) for r in doc["results"]], doc.get("error")
+    if not isinstance(doc, dict):
+        raise OperatorError("The loader function answered with something that is not a report.")
+    if doc.get("status") in ("error", "unreachable"):
+        raise OperatorError(f"The deployed loader could not reload: {doc.get('error')}")
+    if isinstance(doc.get("results"), list):
+        return [_outcome(r) for r in doc["results"]], doc.get("error")
+    failed = {f["key"]: f.get("error") for f in doc.get("failed", []) if isinstance(f, dict)}
+    counts = doc.get("files", {})
+    settled = sum(counts.get(s, 0) for s in ("loaded", "quarantined", "skipped"))
+    rest = "loaded" if settled == len(planned.objects) - len(failed) else "unknown"
+    files = [
+        FileOutcome(o.key, "failed", error=failed[o.key])
+        if o.key in failed
+        else FileOutcome(o.key, rest)
+        for o in planned.objects
+    ]
+    rows = doc.get("rows", {})
+    if files and rows:
+        first = next((f for f in files if f.status != "failed"), files[0])
+        for name in ("read", "applied", "stale", "deleted", "quarantined"):
+            setattr(first, name, int(rows.get(name, 0)))
+    return files, doc.get("error")
 
 
 def _outcome(r: dict[str, Any]) -> FileOutcome:
