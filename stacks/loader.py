@@ -32,8 +32,9 @@ from stacks.database import Database
 from stacks.nag import LAMBDA_BASIC_POLICY, LAMBDA_VPC_POLICY, acknowledge, arn_finding
 from stacks.staging_bucket import StagingBucket
 
-# What the schedule sends; the CLI sends {"action": "reload", "prefix": ...} instead.
-SCHEDULED_ACTION = "scheduled"
+# What the schedule sends: no "action" key means a scheduled run to the loader handler;
+# the CLI sends {"action": "reload", "prefix": ...} instead.
+SCHEDULE_SOURCE = "ddbload.schedule"
 
 
 def _queue(scope: Construct, id: str, **kwargs: object) -> sqs.Queue:
@@ -146,7 +147,7 @@ class ScheduledLoader(Construct):
                 self.function,
                 input=scheduler.ScheduleTargetInput.from_object(
                     {
-                        "action": SCHEDULED_ACTION,
+                        "source": SCHEDULE_SOURCE,
                         "scheduled_time": scheduler.ContextAttribute.scheduled_time,
                         "execution_id": scheduler.ContextAttribute.execution_id,
                     }

@@ -37,7 +37,10 @@ def test_schedule_invokes_the_loader_with_retries_and_a_dead_letter_queue(
     assert target["Arn"] == {"Fn::GetAtt": [loader_id, "Arn"]}
     assert target["RetryPolicy"]["MaximumRetryAttempts"] == defaults.SCHEDULE_RETRY_ATTEMPTS
     assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [dlq_id, "Arn"]}}
-    assert json.loads(target["Input"])["action"] == "scheduled"
+    # No "action": the loader handler takes that as a scheduled run.
+    payload = json.loads(target["Input"])
+    assert "action" not in payload
+    assert payload["source"] == "ddbload.schedule"
 
 
 def test_schedule_rate_follows_the_config(existing_pipeline: Synthesized) -> None:
