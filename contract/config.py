@@ -195,7 +195,7 @@ def _key(raw: Any, where: str, problems: list[str]) -> KeyAttribute | None:
         )
     elif column.startswith(SYSTEM_PREFIX):
         problems.append(f"{where} column {column!r} uses the reserved prefix {SYSTEM_PREFIX}.")
-    return KeyAttribute(name, letter if letter in KEY_TYPES else "S", column)
+    return KeyAttribute(name, letter if letter in KEY_TYPES else "S", str(column))
 
 
 def _path(raw: Any) -> tuple[str, ...] | None:

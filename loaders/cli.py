@@ -616,7 +616,7 @@ def _print_dicts(docs: list[dict[str, Any]], title: str) -> None:
 def demo(
     items: Annotated[
         int, typer.Option("--items", min=1, help="About how many new items to write.")
-    ] = 2000,
+    ] = 1000,
     database: Annotated[
         str | None,
         typer.Option("--database", metavar="NAME", help="MariaDB database (default: config's)."),
