@@ -18,6 +18,8 @@ Shape (every field but ``partition_key`` is optional)::
           "delete_mode": "delete",        # or "soft": keep the row, flag _ddbload_deleted
           "ttl_policy": "delete"}},       # or "keep": keep the row, flag _ddbload_expired
      "database": {"name": "ddbload", "existing": null, "deletion_protection": true},
+     # existing MariaDB: {"endpoint", "port", "secret_arn", "vpc_id", "security_group_id",
+     #                    "subnet_ids" (required by the stacks), "secret_kms_key_arn" (optional)}
      "schedule_minutes": 5, ...}
 
 With no ``columns``, ``overflow_column`` (``item``) holds the whole item:
