@@ -7,26 +7,29 @@ those objects to the loader. Nothing new touches MariaDB: the same ledger, the
 same version-guarded merge, the same tombstones decide.
 
 Versions. Every backfill line of a run carries one version B and ``seq`` "".
-* scan:   B = time the run started - margin (default 60 s);
-* export: B = the export's exportTime - margin.
-Precondition (checked as far as DynamoDB tells: the table has an ACTIVE
-Kinesis streaming destination or a DynamoDB stream): streaming into the
-pipeline was on before B, so every change with a version above B is streamed.
+* scan:   B = time the run started (S) - margin M (default 60 s);
+* export: B = the export's exportTime (E) - M.
+Precondition: streaming into the pipeline was on before the read point (S, or
+E), so every change made after it is streamed with a version above B. Checked
+as far as DynamoDB tells: the table has an ACTIVE Kinesis streaming
+destination (or, in local mode, a DynamoDB stream the driver forwards).
 
-Why it converges. Take any key and its last change c (version v_c):
-* v_c <= B: the scan read the key after the run started (> B + skew margin),
-  so it saw the state after c; the backfill line (B) is at least as new as
-  every streamed line of the key and wins (a streamed line in the same
-  microsecond wins the tie with seq "", and holds the same state).
-* v_c > B: c itself is streamed with a version above B and wins over the
-  backfill line whatever order the files load in.
-* c is a delete after B: its tombstone (version > B) keeps the older backfill
-  line out, so the item does not come back.
-* c is a delete at or before B: the scan never sees the key.
-The margin absorbs clock skew between this machine and DynamoDB and the
-"approximate" in ApproximateCreationDateTime; a lower B only needs streaming to
-have started earlier. An export is the table at exportTime, so the same
-argument holds with the export's clock, which is DynamoDB's own.
+Why it converges. The scan reads each key at some time r >= S (an export at
+r = E). Take any key and its last change c, version v_c:
+* c before r: the backfill line holds the state after c. If v_c <= B, that
+  line (version B) is the newest the key has and wins (a streamed line in the
+  same microsecond wins the tie over seq "", and holds the same state). If
+  v_c > B, either c was streamed and wins holding the state the scan read, or
+  c predates streaming and the backfill line is the newest: the same state.
+* c after r: c is streamed, and v_c > B because M covers the skew between this
+  machine's clock and DynamoDB's and the "approximate" in
+  ApproximateCreationDateTime; the newer change wins whatever order the files
+  load in.
+* c is a delete after r: its tombstone (version > B) keeps the older backfill
+  line out, so the item does not come back. A delete before r: the scan never
+  sees the key.
+So B only has to be below every change made after the read point; a larger M
+costs nothing but tolerates more skew.
 
 Resumable. Object names depend only on (run, segment, page), and each segment
 saves a checkpoint after each page (``backfill_store``). Running again with the
