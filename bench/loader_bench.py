@@ -331,25 +331,29 @@ def _run_size(
     )
 
 
-_PHASES = (
-    ("LOAD DATA", ("LOAD DATA",)),
-    ("merge SQL", ("INSERT ... SELECT", "DELETE", "UPDATE", "INSERT")),
-    ("other SQL+COMMIT", ("SELECT", "CREATE", "DROP", "COMMIT", "BEGIN", "other")),
-)
+def _phase(kind: str) -> str:
+    if kind.startswith("LOAD DATA"):
+        return "LOAD DATA"
+    if kind.startswith(measure.MERGE_KINDS):
+        return "merge SQL"
+    return "other SQL+COMMIT"
 
 
 def _record_breakdown(results: Results, case: str, outcome: Outcome) -> None:
-    """Where the loader's time went: each kind of statement, and the client's own work."""
+    """Where the loader's time went: each phase with its costliest statements, and the client."""
     assert outcome.statements is not None
     times = outcome.statements
-    for phase, kinds in _PHASES:
-        seconds = sum(times.seconds.get(k, 0.0) for k in kinds)
-        count = sum(times.counts.get(k, 0) for k in kinds)
+    for phase in ("LOAD DATA", "merge SQL", "other SQL+COMMIT"):
+        kinds = sorted(
+            (k for k in times.seconds if _phase(k) == phase), key=lambda k: -times.seconds[k]
+        )
+        seconds = sum(times.seconds[k] for k in kinds)
+        top = "; ".join(f"{k}: {times.seconds[k]:.1f} s x{times.counts[k]}" for k in kinds[:4])
         results.record(
             f"{case} time: {phase}",
             seconds,
             "s",
-            note=f"{count} statements, {seconds / outcome.seconds:.0%} of the run",
+            note=f"{seconds / outcome.seconds:.0%} of the run; {top or 'none'}",
         )
     client = max(0.0, outcome.seconds - times.total)
     results.record(

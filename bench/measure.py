@@ -135,18 +135,32 @@ def peak_rss() -> Iterator[PeakMemory]:
     box.peak_mb = _status_kb("VmHWM") / 1024
 
 
+_TABLE_AFTER = {
+    "LOAD DATA": re.compile(r"INTO\s+TABLE\s+`?(\w+)", re.I),
+    "INSERT": re.compile(r"INTO\s+`?(\w+)", re.I),
+    "DELETE": re.compile(r"FROM\s+`?(\w+)", re.I),
+    "UPDATE": re.compile(r"UPDATE\s+`?(\w+)", re.I),
+    "SELECT": re.compile(r"\bFROM\s+`?(\w+)", re.I),
+}
+MERGE_KINDS = ("INSERT", "DELETE", "UPDATE")
+
+
 def statement_kind(sql: str) -> str:
-    """A short name for what a statement does, from its first words."""
-    words = sql.lstrip().split(None, 4)
+    """What a statement does and to which table, from its text: ``DELETE bench_items``."""
+    words = sql.lstrip().split(None, 2)
     head = " ".join(words[:2]).upper()
     if head.startswith("LOAD DATA"):
-        return "LOAD DATA"
-    if head.startswith("INSERT") and " SELECT " in sql.upper():
-        return "INSERT ... SELECT"
-    for kind in ("INSERT", "DELETE", "UPDATE", "SELECT", "CREATE", "DROP", "COMMIT", "BEGIN"):
-        if head.startswith(kind):
-            return kind
-    return "other"
+        kind = "LOAD DATA"
+    elif head.startswith("INSERT") and re.search(r"\bSELECT\b", sql, re.I):
+        kind = "INSERT...SELECT"
+    else:
+        kind = next(
+            (k for k in ("INSERT", "DELETE", "UPDATE", "SELECT", "COMMIT") if head.startswith(k)),
+            words[0].upper() if words else "other",
+        )
+    pattern = _TABLE_AFTER.get(kind.split("...")[0])
+    match = pattern.search(sql) if pattern else None
+    return f"{kind} {match.group(1)}" if match else kind
 
 
 @dataclass
