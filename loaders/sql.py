@@ -16,6 +16,10 @@ VERSION = f"{SYSTEM_PREFIX}version_us"
 SEQ = f"{SYSTEM_PREFIX}seq"
 DELETED = f"{SYSTEM_PREFIX}deleted"
 EXPIRED = f"{SYSTEM_PREFIX}expired"
+# Version of the data columns: differs from the row's version only on a flagged row
+# (soft delete, expiry), whose data then still takes the newest older upsert.
+DATA_VERSION = f"{SYSTEM_PREFIX}data_version_us"
+DATA_SEQ = f"{SYSTEM_PREFIX}data_seq"
 LEDGER = f"{SYSTEM_PREFIX}ledger"
 STAGE = f"{SYSTEM_PREFIX}stage"
 
@@ -140,13 +144,18 @@ def create_target(t: Target) -> str:
     )
 
 
+SYSTEM_COLUMNS = (
+    (VERSION, "BIGINT NOT NULL DEFAULT 0"),
+    (SEQ, f"{SEQ_TYPE} NOT NULL DEFAULT ''"),
+    (DELETED, "TINYINT(1) NOT NULL DEFAULT 0"),
+    (EXPIRED, "TINYINT(1) NOT NULL DEFAULT 0"),
+    (DATA_VERSION, "BIGINT NOT NULL DEFAULT 0"),
+    (DATA_SEQ, f"{SEQ_TYPE} NOT NULL DEFAULT ''"),
+)
+
+
 def system_column_defs() -> list[str]:
-    return [
-        f"{quote(VERSION)} BIGINT NOT NULL DEFAULT 0",
-        f"{quote(SEQ)} {SEQ_TYPE} NOT NULL DEFAULT ''",
-        f"{quote(DELETED)} TINYINT(1) NOT NULL DEFAULT 0",
-        f"{quote(EXPIRED)} TINYINT(1) NOT NULL DEFAULT 0",
-    ]
+    return [f"{quote(name)} {definition}" for name, definition in SYSTEM_COLUMNS]
 
 
 def add_columns(t: Target, defs: list[str]) -> str:
@@ -282,11 +291,16 @@ def delete_stage_rows(n: int) -> str:
 def count_winners(t: Target) -> str:
     """Per file and op: how many staged changes are newer than the target row and tombstone."""
     s = quote(STAGE)
-    v, q = quote(VERSION), quote(SEQ)
+    v, q, d, e = quote(VERSION), quote(SEQ), quote(DELETED), quote(EXPIRED)
+    dv, dq = quote(DATA_VERSION), quote(DATA_SEQ)
     k0 = t.keys[0]
+    data_only = (
+        f"(s._op = '{OP_UPSERT}' AND (t.{d} OR t.{e}) AND "
+        f"{_newer('s._ver', 's._seq', f't.{dv}', f't.{dq}')})"
+    )
     win = (
-        f"(t.{k0} IS NULL OR {_newer('s._ver', 's._seq', f't.{v}', f't.{q}')}) AND "
-        f"(b.{k0} IS NULL OR {_newer('s._ver', 's._seq', f'b.{v}', f'b.{q}')})"
+        f"(t.{k0} IS NULL OR {_newer('s._ver', 's._seq', f't.{v}', f't.{q}')} OR {data_only}) "
+        f"AND (b.{k0} IS NULL OR {_newer('s._ver', 's._seq', f'b.{v}', f'b.{q}')})"
     )
     return (
         f"SELECT s._file, s._op, SUM({win}) FROM {s} s "
@@ -296,32 +310,43 @@ def count_winners(t: Target) -> str:
 
 
 def upsert(t: Target) -> str:
-    """Version-guarded merge of upserts (and of flag-only deletes/expiries) into the target."""
+    """Version-guarded merge of upserts (and of flag-only deletes/expiries) into the target.
+
+    A newer upsert replaces the row and clears its flags; a newer flag-only change sets
+    the flag and keeps the data; an older upsert only fills the data of a flagged row
+    whose data is older still. Any order of the same changes gives the same row.
+    """
     s = quote(STAGE)
     v, q, d, e = quote(VERSION), quote(SEQ), quote(DELETED), quote(EXPIRED)
+    dv, dq = quote(DATA_VERSION), quote(DATA_SEQ)
     ops = [OP_UPSERT, OP_EXPIRE] + ([] if t.hard_delete else [OP_DELETE])
     data = [quote(c.name) for c in t.data]
-    cols = t.keys + data + [d, e, v, q]
+    cols = t.keys + data + [d, e, v, q, dv, dq]
+    upserting = f"s._op = '{OP_UPSERT}'"
     select = (
         [f"s.{k}" for k in t.keys]
         + [f"s.{c}" for c in data]
         + [f"s._op = '{OP_DELETE}'", f"s._op = '{OP_EXPIRE}'", "s._ver", "s._seq"]
+        + [f"IF({upserting}, s._ver, 0)", f"IF({upserting}, s._seq, '')"]
     )
     k0 = t.keys[0]
     # The SELECT joins tables with the same column names: qualify the target's.
-    tv, tq, td, te = (f"{t.table}.{c}" for c in (v, q, d, e))
-    # MariaDB applies ON DUPLICATE KEY assignments left to right, each seeing the
-    # ones before: decide "newer" once, before any column changes, and reuse it.
+    tv, tq, td, te, tdv, tdq = (f"{t.table}.{c}" for c in (v, q, d, e, dv, dq))
     newer = _newer(f"VALUES({tv})", f"VALUES({tq})", tv, tq)
-    keep_data = f"VALUES({td}) = 0 AND VALUES({te}) = 0"
-    updates = [f"{td} = IF(@ddbload_newer := {newer}, VALUES({td}), {td})"]
-    updates.append(f"{te} = IF(@ddbload_newer, VALUES({te}), {te})")
+    newer_data = _newer(f"VALUES({tv})", f"VALUES({tq})", tdv, tdq)
+    is_upsert = f"VALUES({td}) = 0 AND VALUES({te}) = 0"
+    # MariaDB applies ON DUPLICATE KEY assignments left to right, each seeing the ones
+    # before: decide both conditions in the first assignment, from the old values.
+    decide = (
+        f"@ddbload_data := (((@ddbload_newer := {newer}) OR (({td} OR {te}) AND {newer_data})) "
+        f"AND {is_upsert})"
+    )
+    updates = [f"{tdq} = IF({decide}, VALUES({tdq}), {tdq})"]
+    updates.append(f"{tdv} = IF(@ddbload_data, VALUES({tdv}), {tdv})")
     updates += [
-        f"{t.table}.{c} = IF(@ddbload_newer AND {keep_data}, VALUES({t.table}.{c}), {t.table}.{c})"
-        for c in data
+        f"{t.table}.{c} = IF(@ddbload_data, VALUES({t.table}.{c}), {t.table}.{c})" for c in data
     ]
-    updates += [f"{tq} = IF(@ddbload_newer, VALUES({tq}), {tq})"]
-    updates += [f"{tv} = IF(@ddbload_newer, VALUES({tv}), {tv})"]
+    updates += [f"{c} = IF(@ddbload_newer, VALUES({c}), {c})" for c in (td, te, tq, tv)]
     op_list = ", ".join(f"'{o}'" for o in ops)
     return (
         f"INSERT INTO {t.table} ({', '.join(cols)}) SELECT {', '.join(select)} FROM {s} s "

@@ -47,10 +47,9 @@ def prepare_target(conn: Any, t: Target) -> None:
                 for c in t.data
                 if c.name.lower() not in have
             ]
-            system = [sql.VERSION, sql.SEQ, sql.DELETED, sql.EXPIRED]
             defs += [
-                d
-                for col, d in zip(system, sql.system_column_defs(), strict=True)
+                f"{sql.quote(col)} {definition}"
+                for col, definition in sql.SYSTEM_COLUMNS
                 if col not in have
             ]
             if defs:

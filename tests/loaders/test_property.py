@@ -3,7 +3,6 @@ reloads, leave the target equal to what DynamoDB holds (newest version per key).
 
 from __future__ import annotations
 
-import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -40,26 +39,47 @@ def histories(draw):
     return changes
 
 
-def model(changes):
+def plain(key, item):
+    return None if item is None else to_plain({**item, "pk": {"S": key}})[0].decode()
+
+
+def newest_per_key(changes, upserts_only=False):
     newest = {}
-    for key, item, version, seq, _ttl in changes:
+    for key, item, version, seq, ttl in changes:
+        if upserts_only and item is None:
+            continue
         rank = (version, len(seq), seq)
         if key not in newest or rank > newest[key][0]:
-            newest[key] = (rank, item)
+            newest[key] = (rank, item, ttl)
+    return newest
+
+
+def model(changes, soft_keep):
+    """What the target must hold: DynamoDB's items; with soft delete and TTL keep, also the
+    removed keys, flagged, with the data of their newest upsert (NULL if none)."""
+    newest = newest_per_key(changes)
+    if not soft_keep:
+        return {
+            k: (plain(k, item), 0, 0) for k, (_, item, _t) in newest.items() if item is not None
+        }
+    data = newest_per_key(changes, upserts_only=True)
     return {
-        key: to_plain({**item, "pk": {"S": key}})[0].decode()
-        for key, (_, item) in newest.items()
-        if item is not None
+        k: (
+            plain(k, data[k][1]) if k in data else None,
+            int(item is None and not ttl),
+            int(item is None and ttl),
+        )
+        for k, (_, item, ttl) in newest.items()
     }
 
 
 @settings(
-    max_examples=25,
+    max_examples=30,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(data=st.data(), changes=histories())
-def test_any_split_and_order_ends_in_dynamodb_state(conn, admin, data, changes):
+@given(data=st.data(), changes=histories(), soft_keep=st.booleans())
+def test_any_split_and_order_ends_in_dynamodb_state(conn, admin, data, changes, soft_keep):
     # GIVEN a fresh target and the changes split into files, some duplicated
     for t in (TABLE, f"_ddbload_tomb_{TABLE}", "_ddbload_ledger"):
         fetch(admin, f"DROP TABLE IF EXISTS `{t}`")
@@ -72,7 +92,8 @@ def test_any_split_and_order_ends_in_dynamodb_state(conn, admin, data, changes):
         st.lists(st.sampled_from(objects), min_size=len(objects), max_size=len(objects) + 3)
     )
     order += [o for o in objects if o not in order]
-    config = parse_config({})
+    modes = {"delete_mode": "soft", "ttl_policy": "keep"} if soft_keep else {}
+    config = parse_config({"tables": {TABLE: {"partition_key": {"name": "pk"}, **modes}}})
     # WHEN loaded one call per group, in that order, then everything reloaded
     group = data.draw(st.integers(1, 3))
     for start in range(0, len(order), group):
@@ -81,10 +102,12 @@ def test_any_split_and_order_ends_in_dynamodb_state(conn, admin, data, changes):
             assert result.status in ("loaded", "skipped"), result.error
             if result.status == "loaded":
                 assert result.read == result.applied + result.deleted + result.stale
+    # THEN the target holds exactly what the model says, whatever the order
+    query = f"SELECT pk, item, _ddbload_deleted, _ddbload_expired FROM `{TABLE}`"
+    expected = model(changes, soft_keep)
+    assert {r[0]: r[1:] for r in fetch(admin, query)} == expected
+    # AND reloading every file, in one batch and then one by one, changes nothing
     load_staging_bytes(conn, config, objects, reload=True)
-    # THEN the target holds exactly the newest version of every live key
-    got = dict(fetch(admin, f"SELECT pk, item FROM `{TABLE}`"))
-    assert got == model(changes)
-    assert {k: orjson.loads(v) for k, v in got.items()} == {
-        k: orjson.loads(v) for k, v in model(changes).items()
-    }
+    for o in reversed(objects):
+        load_staging_bytes(conn, config, [o], reload=True)
+    assert {r[0]: r[1:] for r in fetch(admin, query)} == expected
