@@ -230,3 +230,24 @@ class StreamToKinesis:
                 state.write(self.folder, state.STREAM_CHECKPOINTS_FILE, checkpoints)
                 state.write(self.folder, state.TTL_MARKS_FILE, marks)
         return forwarded
+
+    def skip_pending(self) -> int:
+        """Move every shard's checkpoint past what the stream holds now, forwarding nothing.
+
+        Streaming "starts" here: changes made before this call never reach
+        Kinesis (the demo backfills them instead). Returns the records skipped.
+        """
+        checkpoints = state.read(self.folder, state.STREAM_CHECKPOINTS_FILE) or {}
+        skipped = 0
+        for stream_arn in sorted(self.resources.tables.values()):
+            shards = self.aws.dynamodbstreams.describe_stream(StreamArn=stream_arn)[
+                "StreamDescription"
+            ]["Shards"]
+            for shard in shards:
+                where = f"{stream_arn}|{shard['ShardId']}"
+                found = self._read_shard(stream_arn, shard["ShardId"], checkpoints.get(where))
+                if found:
+                    checkpoints[where] = found[-1]["dynamodb"]["SequenceNumber"]
+                    skipped += len(found)
+        state.write(self.folder, state.STREAM_CHECKPOINTS_FILE, checkpoints)
+        return skipped
