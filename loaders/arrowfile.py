@@ -37,16 +37,21 @@ SCHEMA = pa.schema(
 )
 _PARSE = pj.ParseOptions(explicit_schema=SCHEMA, unexpected_field_behavior="ignore")
 _BLOCK = 4 << 20
+# Parse on the thread pool; with readahead a corrupt block may surface before earlier ones.
+_THREADS = True
 _TAB, _NEWLINE, _EMPTY = (pa.scalar(s, pa.large_string()) for s in ("\t", "\n", ""))
 
 
 def read_batches(data: bytes) -> Iterator[pa.RecordBatch]:
     """Record batches of one gzip NDJSON staging object; raises on corrupt or unreadable data."""
     stream = pa.input_stream(pa.py_buffer(data), compression="gzip")
-    reader = pj.open_json(
-        stream, read_options=pj.ReadOptions(block_size=_BLOCK), parse_options=_PARSE
-    )
-    yield from reader
+    # Closing the reader stops its readahead thread when a file is abandoned midway.
+    options = pj.ReadOptions(block_size=_BLOCK, use_threads=_THREADS)
+    reader = pj.open_json(stream, read_options=options, parse_options=_PARSE)
+    try:
+        yield from reader
+    finally:
+        reader.close()
 
 
 def with_position(batch: pa.RecordBatch, file_index: int, first_line: int) -> pa.Table:
