@@ -350,3 +350,17 @@ def test_texts_with_raw_control_characters_take_the_escaped_format(conn, admin):
     assert result.applied == 2
     rows = dict(fetch(admin, "SELECT pk, item FROM tbl16"))
     assert rows == {"odd": text, "plain": '{"s":"NULL","pk":"plain"}'}
+
+
+def test_tombstones_older_than_the_retention_are_pruned(conn, admin):
+    # GIVEN a delete older than the tombstone retention and a recent one
+    config = parse_config({})
+    hours = config.settings["tombstone_retention_hours"]
+    old = -(hours + 1) * 3_600_000_000
+    load_staging_bytes(conn, config, [obj("tbl17", [change("tbl17", {"pk": {"S": "old"}}, None, old),
+                                                    change("tbl17", {"pk": {"S": "new"}}, None, 1)])])  # fmt: skip
+    assert len(fetch(admin, "SELECT pk FROM _ddbload_tomb_tbl17")) == 2
+    # WHEN a later run loads the table
+    load_staging_bytes(conn, config, [obj("tbl17", [change("tbl17", {"pk": {"S": "x"}}, {}, 2)])])
+    # THEN only the recent tombstone is left
+    assert fetch(admin, "SELECT pk FROM _ddbload_tomb_tbl17") == [("new",)]
