@@ -42,10 +42,11 @@ def sentence(exc: BaseException) -> str | None:
     """The one sentence an operator sees for an error, or None when it is a bug."""
     if isinstance(exc, OperatorError):
         return str(exc)
+    from loaders.backfill_sources import BackfillError
     from loaders.settings import SettingsError
     from localmode.server import LocalModeError
 
-    if isinstance(exc, LocalModeError | SettingsError):
+    if isinstance(exc, LocalModeError | SettingsError | BackfillError):
         text = str(exc)
         return text[:1].upper() + text[1:]
     if isinstance(exc, ConfigError):
@@ -441,6 +442,174 @@ def _print_outcomes(result: Any) -> None:
     )
     if result.error:
         console.print(f"the run stopped early: {result.error}")
+
+
+@app.command()
+def backfill(
+    table: Annotated[
+        str, typer.Option("--table", metavar="T", help="The DynamoDB table to backfill.")
+    ],
+    segments: Annotated[
+        int,
+        typer.Option(
+            "--segments", metavar="N", help="Parallel scan segments (export: files read at once)."
+        ),
+    ] = 4,
+    rate: Annotated[
+        float | None,
+        typer.Option("--rate", metavar="N", help="Read at most N items per second (scan)."),
+    ] = None,
+    rate_rcu: Annotated[
+        float | None,
+        typer.Option(
+            "--rate-rcu", metavar="N", help="Use at most N read capacity units per second (scan)."
+        ),
+    ] = None,
+    export: Annotated[
+        str | None,
+        typer.Option(
+            "--export",
+            metavar="S3_URL",
+            help="Read a finished DynamoDB export (s3://bucket/prefix) instead of scanning.",
+        ),
+    ] = None,
+    run_id: Annotated[
+        str | None,
+        typer.Option("--run", metavar="ID", help="Continue (or start) the backfill run ID."),
+    ] = None,
+    restart: Annotated[
+        bool,
+        typer.Option("--restart", help="Start a new run instead of continuing the unfinished one."),
+    ] = False,
+    local: Local = False,
+    stack: Stack = None,
+    as_json: Json = False,
+) -> None:
+    """Load the items table T already holds into its MariaDB target, through the loader.
+
+    Reads the table with a parallel scan (or a finished point-in-time export
+    with --export), writes the items as ordinary staging objects (op BACKFILL)
+    and loads them through the same ledger and version guard as streamed
+    changes, so a change streamed during or after the backfill wins when
+    newer and a deleted item does not come back. An interrupted backfill
+    continues where it stopped when run again (--restart starts over; --run ID
+    picks a run). Where the database is not reachable from here (a deployed
+    stack's private database) the pages wait for the scheduled loader.
+
+    --json prints {"run", "table", "source" (scan | export), "version_us",
+    "resumed", "items", "pages_written", "objects", "loaded_here", "loaded":
+    {"files", "skipped", "read", "applied", "stale"} or null, "elapsed_s",
+    "items_per_s"}.
+
+    Example:
+
+        ddbload backfill --local --table orders --segments 2
+
+        ddbload backfill --stack prod --table orders --rate-rcu 500
+
+        ddbload backfill --stack prod --table orders --export s3://exports/AWSDynamoDB/0169-ab/
+    """
+    from loaders import backfill as backfill_lib
+    from loaders.backfill_store import Store
+
+    pipeline = _open(local, stack)
+    options = backfill_lib.Options(
+        segments=segments,
+        export=export,
+        rate_items=rate,
+        rate_rcu=rate_rcu,
+        run_id=run_id,
+        resume=not restart,
+    )
+    conn = _ledger_connection(pipeline)
+    load = None
+    if conn is not None:
+        load = backfill_lib.EngineLoad(conn, pipeline.client("s3"), pipeline.loader_settings())
+    store = Store(pipeline.client("s3"), pipeline.bucket, pipeline.staging_prefix)
+    try:
+        with _rate_progress(f"backfill {table}") as progress:
+            result = backfill_lib.run(
+                pipeline.client("dynamodb"),
+                pipeline.client("s3"),
+                store,
+                pipeline.config,
+                table,
+                options,
+                load=load,
+                progress=progress,
+            )
+    except KeyboardInterrupt:
+        typer.echo(
+            "ddbload: backfill interrupted; run the same command again to continue.", err=True
+        )
+        raise typer.Exit(130) from None
+    finally:
+        if conn is not None:
+            conn.close()
+    doc = {
+        "run": result.run,
+        "table": result.table,
+        "source": result.source,
+        "version_us": result.version_us,
+        "resumed": result.resumed,
+        "items": result.items,
+        "pages_written": result.pages_written,
+        "objects": len(result.keys),
+        "loaded_here": load is not None,
+        "loaded": dict(load.totals) if load is not None else None,
+        "elapsed_s": round(result.elapsed_s, 3),
+        "items_per_s": round(result.items / result.elapsed_s, 1) if result.elapsed_s else 0.0,
+    }
+    if as_json:
+        _json(doc)
+        return
+    console = _console()
+    verb = "continued" if result.resumed else "ran"
+    console.print(
+        f"backfill {verb} run {result.run} of {table} ({result.source}): "
+        f"{result.items} items in {result.pages_written} pages, {doc['items_per_s']} items/s"
+    )
+    if load is not None:
+        t = load.totals
+        console.print(
+            f"loaded {t['files']} objects ({t['skipped']} already loaded): "
+            f"{t['read']} read, {t['applied']} applied, {t['stale']} stale"
+        )
+    else:
+        console.print(
+            f"the database is not reachable from here: the {len(result.keys)} objects wait "
+            "for the scheduled loader (see `ddbload status`)"
+        )
+
+
+@contextmanager
+def _rate_progress(what: str) -> Iterator[Callable[[Any], None]]:
+    """A progress bar with items/s for ``BackfillProgress`` updates, on stderr."""
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn(what),
+        BarColumn(),
+        TextColumn("{task.completed:.0f}/{task.fields[estimate]} items"),
+        TextColumn("{task.fields[rate]} items/s"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    ) as bar:
+        task = bar.add_task(what, total=None, estimate="?", rate="0")
+
+        def report(p: Any) -> None:
+            estimate = p.estimated_items
+            bar.update(
+                task,
+                completed=p.items,
+                # DynamoDB's item count is approximate: never let the bar run past its end.
+                total=max(estimate, p.items) if estimate else None,
+                estimate="?" if estimate is None else f"~{estimate}",
+                rate=f"{p.items_per_s:.0f}",
+            )
+
+        yield report
 
 
 @app.command()
