@@ -234,12 +234,38 @@ Databases = Callable[[], AbstractContextManager[dict]]
 def run(results: Results, quick: bool) -> None:
     server = server_params()
     sizes = QUICK_SIZES if quick else FULL_SIZES
+    load_before = os.getloadavg()[0]
     run_suite(
         results,
         sizes,
         prefill=sizes[-1] if quick else 1_000_000,
         databases=lambda: measure.scratch_database(server),
         budgets_s=QUICK_BUDGETS_S if quick else FULL_BUDGETS_S,
+    )
+    _record_context(results, server, load_before)
+
+
+def _record_context(results: Results, server: dict, load_before: float) -> None:
+    """What the figures depend on most: how busy the machine was, how big the server's cache."""
+    results.record(
+        "machine load average (1 min) at the end",
+        os.getloadavg()[0],
+        "load",
+        note=f"{load_before:.1f} at the start, on {len(os.sched_getaffinity(0))} CPUs",
+    )
+    conn = pymysql.connect(**server)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT @@innodb_buffer_pool_size, @@innodb_flush_log_at_trx_commit")
+            pool, flush = cur.fetchone()
+    finally:
+        conn.close()
+    results.record(
+        "server innodb_buffer_pool_size",
+        int(pool) / 2**20,
+        "MiB",
+        note=f"innodb_flush_log_at_trx_commit={flush}; a target larger than the pool "
+        "makes every merge read and write pages on disk",
     )
 
 
