@@ -202,8 +202,11 @@ class _Runner:
                 )
             pending.append(job)
         batches = self._batches(pending)
+        longest = 0.0  # the slowest batch so far: the next one may take as long
         for i, batch in enumerate(batches):
-            if self.stop_reason or (self.deadline is not None and time.monotonic() > self.deadline):
+            if self.stop_reason or (
+                self.deadline is not None and time.monotonic() + longest > self.deadline
+            ):
                 reason = self.stop_reason or "the run's time ran out before this file"
                 for later in batches[i:]:
                     for job in later:
@@ -211,7 +214,9 @@ class _Runner:
                             job, State.RETRY if self.stop_reason else State.DEFERRED, reason
                         )
                 break
+            batch_started = time.monotonic()
             self._run_batch(batch)
+            longest = max(longest, time.monotonic() - batch_started)
         self.report.seconds = time.monotonic() - started
         self.report.error = self.stop_reason
         return self.report
@@ -318,9 +323,6 @@ class _Runner:
         cur = self.conn.cursor()
         try:
             if target is not None:
-                if target.mapping.target not in self.prepared:
-                    prepare_target(self.conn, target)
-                    self.prepared.add(target.mapping.target)
                 lock = self._lock_name(target)
                 cur.execute(sql.get_lock(), [lock, self.settings.lock_timeout_seconds])
                 if cur.fetchone()[0] != 1:
@@ -328,6 +330,11 @@ class _Runner:
                     raise TransientError(
                         f"another loader run holds the lock of {target.mapping.target}"
                     )
+                # Under the lock (a session lock, it survives the DDL's implicit commit),
+                # so two runs never alter the same target at once.
+                if target.mapping.target not in self.prepared:
+                    prepare_target(self.conn, target)
+                    self.prepared.add(target.mapping.target)
             self.conn.begin()
             if not self.reload:
                 done = ledger.done_ids(self.conn, [j.id for j in batch])
@@ -414,12 +421,7 @@ class _Runner:
             batch[index].flushed = True
         if target is None:
             reason = "the table is not configured and no line carries a usable key"
-            table = table.append_column(
-                "_reason",
-                pa.repeat(reason, table.num_rows)
-                if hasattr(pa, "repeat")
-                else pa.array([reason] * table.num_rows),
-            )
+            table = table.append_column("_reason", pa.array([reason] * table.num_rows, pa.string()))
             self._reject(batch, table)
             return
         m = target.mapping
