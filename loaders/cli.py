@@ -300,17 +300,25 @@ def _print_shown(shown: inspect_lib.Shown, as_json: bool) -> None:
 @app.command()
 def reload(
     prefix: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--prefix",
             metavar="PREFIX",
-            help="Key prefix to load again, relative to the staging prefix.",
+            help="Key prefix to load again, relative to the staging prefix "
+            "(with --errors: to the error and quarantine prefixes).",
         ),
-    ],
+    ] = None,
     table: Annotated[
         str | None,
         typer.Option("--table", metavar="T", help="Only objects of this source table."),
     ] = None,
+    errors: Annotated[
+        bool,
+        typer.Option(
+            "--errors",
+            help="Reload Firehose processing failures and quarantined rows and files instead.",
+        ),
+    ] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan and change nothing.")
     ] = False,
@@ -336,16 +344,40 @@ def reload(
     "rows": {"read", "applied", "stale", "deleted", "quarantined"}, "error",
     "ok". Exit code 1 when a file failed.
 
+    --errors, once the cause is fixed: Firehose processing failures go through
+    the real transform again and are written as staging objects
+    (reloaded-<hash>-<name>.gz); quarantined rows are written back as staging
+    objects; quarantined files load again by their own key. All of it loads
+    through the loader; what loads is removed from the error and quarantine
+    prefixes, what still fails stays there and is reported. --json prints
+    {"plan": {"processing_failed_objects", "quarantined_row_objects",
+    "quarantined_files", "records", "still_failing", "entries": [{"kind",
+    "source", "reasons", "records", "still_failing", "still_failing_reasons",
+    "loads"}]}, "dry_run"} and after loading also "outcomes": [{"kind",
+    "source", "resolved", "remaining", "reasons", "files"}], "resolved",
+    "remaining", "rows", "error", "ok". Exit code 3 when records still fail.
+
     Example:
 
         ddbload reload --local --prefix table=orders/2025/06/01/ --dry-run
 
         ddbload reload --stack prod --table orders --prefix 2025/06/01/ --yes
+
+        ddbload reload --local --errors --yes
     """
     from loaders import reload as reload_lib
 
     if as_json and not (yes or dry_run):
         raise OperatorError("--json needs --yes or --dry-run: a question would mix into the JSON.")
+    if errors:
+        if table:
+            raise OperatorError("--table does not apply to --errors; give --prefix instead.")
+        _reload_errors(_open(local, stack), prefix, dry_run=dry_run, yes=yes, as_json=as_json)
+        return
+    if prefix is None:
+        raise OperatorError(
+            "Give the prefix to reload with --prefix (e.g. table=orders/2025/06/), or --errors."
+        )
     pipeline = _open(local, stack)
     conn = _ledger_connection(pipeline)
     try:
@@ -372,6 +404,94 @@ def reload(
         _print_outcomes(result)
     if not result.ok:
         raise typer.Exit(EXIT_ERROR)
+
+
+def _reload_errors(
+    pipeline: Pipeline, prefix: str | None, *, dry_run: bool, yes: bool, as_json: bool
+) -> None:
+    from loaders import reload_errors
+
+    planned = reload_errors.plan(pipeline, prefix)
+    if as_json and (dry_run or not planned.entries):
+        _json({"plan": planned.to_json(), "dry_run": dry_run})
+        return
+    if not as_json:
+        _print_errors_plan(planned)
+    if not planned.entries:
+        typer.echo("nothing to reload.")
+        return
+    if dry_run:
+        typer.echo("dry run: nothing loaded.")
+        return
+    if not yes and not typer.confirm(f"Reload these {len(planned.entries)} entries?"):
+        typer.echo("nothing loaded.")
+        raise typer.Exit(EXIT_ERROR)
+    conn = _ledger_connection(pipeline)
+    try:
+        with _progress(len(planned.entries), "reloading errors") as advance:
+            result = reload_errors.execute(pipeline, planned, conn, lambda _: advance())
+    finally:
+        if conn is not None:
+            conn.close()
+    doc = result.to_json()
+    if as_json:
+        _json({**doc, "dry_run": False})
+    else:
+        _print_errors_outcome(result)
+    if not result.ok:
+        raise typer.Exit(EXIT_ERROR)
+    if doc["remaining"]:
+        raise typer.Exit(EXIT_ATTENTION)
+
+
+def _print_errors_plan(planned: Any) -> None:
+    doc = planned.to_json()
+    console = _console()
+    console.print(f"reload plan for the errors of the {planned.where} pipeline")
+    console.print(f"  processing-failed objects  {doc['processing_failed_objects']}")
+    console.print(f"  quarantined row objects    {doc['quarantined_row_objects']}")
+    console.print(f"  quarantined files          {doc['quarantined_files']}")
+    console.print(f"  records to load            {doc['records']}")
+    console.print(f"  records still failing      {doc['still_failing']}")
+    for e in planned.entries:
+        if e.still_failing:
+            console.print(f"  {e.source}: {len(e.still_failing)} still failing the transform")
+            for reason in sorted(set(e.still_failing)):
+                console.print(f"    - {reason}")
+
+
+def _print_errors_outcome(result: Any) -> None:
+    table = Table()
+    table.add_column("kind")
+    table.add_column("source", overflow="fold")
+    table.add_column("outcome", overflow="fold")
+    for name in ("applied", "stale", "deleted", "quarantined"):
+        table.add_column(name, justify="right")
+    for o in result.outcomes:
+        if o.resolved:
+            what = "loaded; removed from the error prefixes"
+        else:
+            what = f"{o.remaining} still failing: " + "; ".join(o.reasons or ["see the files"])
+        table.add_row(
+            o.entry.kind,
+            o.entry.source,
+            what,
+            *(
+                str(sum(getattr(f, n) for f in o.files))
+                for n in ("applied", "stale", "deleted", "quarantined")
+            ),
+        )
+    doc = result.to_json()
+    console = _console()
+    console.print(table)
+    rows = doc["rows"]
+    console.print(
+        f"{doc['resolved']} of {len(result.outcomes)} resolved, {doc['remaining']} records still "
+        f"failing; rows: {rows['applied']} applied, {rows['stale']} stale, "
+        f"{rows['deleted']} deleted, {rows['quarantined']} quarantined"
+    )
+    if result.error:
+        console.print(f"the run stopped early: {result.error}")
 
 
 def _ledger_connection(pipeline: Pipeline) -> Any:

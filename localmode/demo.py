@@ -219,6 +219,10 @@ def seed_and_backfill(
     for table in workload.tables:
         # moto's parallel scan fails on a binary partition key (it hashes it as text).
         binary_key = res.config.tables[table].keys[0].type == "B"
+
+        def backfill_progress(p: backfill.BackfillProgress, t: str = table) -> None:
+            report(f"backfill {t}", p.items, p.estimated_items)
+
         result = backfill.run(
             workload.aws.dynamodb,
             workload.aws.s3,
@@ -226,7 +230,7 @@ def seed_and_backfill(
             res.config,
             table,
             backfill.Options(segments=1 if binary_key else 2, page_items=50),
-            progress=lambda p, t=table: report(f"backfill {t}", p.items, p.estimated_items),
+            progress=backfill_progress,
         )
         stats.items_backfilled += result.items
         keys += result.keys
