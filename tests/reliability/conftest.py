@@ -99,3 +99,28 @@ def load_until_settled(s: Scenario, url: str, *, runs: int = 8, **env: str) -> l
         if summary.get("status") == "ok" and settled == sum(files.values()):
             break
     return summaries
+
+
+@pytest.fixture
+def conn(database: str) -> Iterator[Any]:
+    """A loader connection to the test's database."""
+    from loaders.db import open_connection
+    from tests.conftest import mariadb_params
+
+    params = mariadb_params(database)
+    params.pop("autocommit")
+    c = open_connection(params)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def admin(database: str) -> Iterator[Any]:
+    """A plain connection to the same database, for checking results."""
+    import pymysql
+
+    from tests.conftest import mariadb_params
+
+    c = pymysql.connect(**mariadb_params(database))
+    yield c
+    c.close()
