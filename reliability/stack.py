@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -133,6 +134,10 @@ def scenario(
         os.environ.setdefault(name, value)
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     with moto_endpoint() as endpoint:
+        # moto keeps its state per process, shared by every server in it: start empty.
+        urllib.request.urlopen(
+            urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10
+        ).close()
         res = resources.create(endpoint, pipeline_config(), database="unused", state_path=folder)
         aws = Clients(endpoint)
         s = Scenario(
