@@ -17,6 +17,15 @@ ENV_QUARANTINE_PREFIX = "DDBLOAD_QUARANTINE_PREFIX"
 ENV_DB_SECRET = "DDBLOAD_DB_SECRET"
 # SQS work queue fed by S3 object-created events (URL).
 ENV_WORK_QUEUE_URL = "DDBLOAD_WORK_QUEUE_URL"
+# TLS to MariaDB: "verify" (CA bundle + host name), "required" (encrypted, certificate
+# not checked) or "off"; unset: verify with a CA bundle, else required, off on loopback.
+ENV_DB_TLS = "DDBLOAD_DB_TLS"
+# PEM file of the CAs that sign the MariaDB server certificate (RDS: global-bundle.pem).
+ENV_DB_CA_BUNDLE = "DDBLOAD_DB_CA_BUNDLE"
+# CloudWatch namespace of the loader's Embedded Metric Format metrics (default "ddbload").
+ENV_METRICS_NAMESPACE = "DDBLOAD_METRICS_NAMESPACE"
+# Set by the Lambda runtime itself: the function's name (the loader's metric dimension).
+ENV_LAMBDA_FUNCTION_NAME = "AWS_LAMBDA_FUNCTION_NAME"
 # Local mode: boto3 endpoint of the moto server, and the MariaDB URL override.
 ENV_AWS_ENDPOINT = "AWS_ENDPOINT_URL"
 ENV_MARIADB_URL = "MARIADB_URL"

@@ -3,6 +3,11 @@
 Credentials come from the Secrets Manager secret (RDS shape: host, port,
 username, password, dbname); ``MARIADB_URL`` overrides it for local runs.
 
+TLS (``tls_policy``): ``verify`` checks the server certificate against a CA bundle
+and the host name; ``required`` encrypts without checking (and logs a warning);
+``off`` is plain text, the default only for a loopback host (local mode). RDS with
+``require_secure_transport=ON`` refuses plain text.
+
 ``LOAD DATA LOCAL INFILE`` lets the *server* name the file the client sends.
 PyMySQL would open whatever path the server asks for; ``LoaderConnection``
 instead answers only the one in-memory load file the loader registered for the
@@ -11,10 +16,15 @@ current statement, and sends nothing for any other name.
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import logging
+import ssl
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -22,7 +32,10 @@ import pymysql
 from pymysql.connections import MySQLResult
 from pymysql.protocol import LoadLocalPacketWrapper
 
-from loaders.settings import LoaderSettings, SettingsError
+from contract import settings as names
+from loaders.settings import TLS_MODES, LoaderSettings, SettingsError
+
+log = logging.getLogger(__name__)
 
 # Strict mode for every merge statement; all warnings of a LOAD DATA visible.
 SESSION_SETTINGS = (
@@ -32,6 +45,107 @@ SESSION_SETTINGS = (
 )
 # Load file bytes per protocol packet (well under any max_allowed_packet).
 _PACKET = 1024 * 1024
+# A CA bundle shipped with the code: the stack copies rds-ca-bundle.pem to the root of the
+# Lambda bundle, which is the repository root in a checkout.
+SHIPPED_CA_BUNDLE = Path(__file__).resolve().parent.parent / "rds-ca-bundle.pem"
+# PyMySQL's "SSL is required but the server doesn't support it".
+_CR_SSL_CONNECTION_ERROR = 2026
+
+
+class DatabaseTlsError(SettingsError):
+    """TLS to MariaDB cannot work as configured; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class TlsPolicy:
+    """How one connection is protected: ``mode`` in TLS_MODES, ``ca_bundle`` for verify."""
+
+    mode: str
+    ca_bundle: str | None = None
+
+    def connect_kwargs(self) -> dict[str, Any]:
+        """PyMySQL keywords; ``off`` must say so, or PyMySQL tries TLS when offered."""
+        if self.mode == "off":
+            return {"ssl_disabled": True}
+        if self.mode == "required":
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        else:
+            try:
+                # Only this bundle is trusted, not the system store.
+                ctx = ssl.create_default_context(cafile=self.ca_bundle)
+            except (OSError, ssl.SSLError) as e:
+                raise DatabaseTlsError(
+                    f"{names.ENV_DB_CA_BUNDLE} {self.ca_bundle} is not a readable PEM file of "
+                    f"CA certificates ({e})."
+                ) from None
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        return {"ssl": ctx}
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def tls_policy(
+    host: str,
+    mode: str | None = None,
+    ca_bundle: str | None = None,
+    *,
+    shipped: Path = SHIPPED_CA_BUNDLE,
+) -> TlsPolicy:
+    """The TLS policy for ``host``: ``mode`` if set, else verify with a bundle, else
+    required, and off only for a loopback host. A shipped bundle counts for remote hosts
+    (a local server has no reason to hold an RDS certificate)."""
+    if mode is not None and mode not in TLS_MODES:
+        raise SettingsError(f"{names.ENV_DB_TLS} must be one of {', '.join(TLS_MODES)}.")
+    loopback = is_loopback(host)
+    bundle = ca_bundle
+    if bundle is None and shipped.is_file() and (mode == "verify" or not loopback):
+        bundle = str(shipped)
+    if mode is None:
+        mode = "verify" if bundle else ("off" if loopback else "required")
+    if mode != "verify":
+        return TlsPolicy(mode)
+    if bundle is None:
+        raise DatabaseTlsError(
+            f"{names.ENV_DB_TLS}=verify needs {names.ENV_DB_CA_BUNDLE}: the PEM file of the CAs "
+            "that sign the server certificate (RDS: global-bundle.pem, see docs/DEPLOY.md)."
+        )
+    if not Path(bundle).is_file():
+        raise DatabaseTlsError(
+            f"{names.ENV_DB_CA_BUNDLE} names {bundle}, which is not a file; point it at the "
+            "PEM CA bundle of the server (RDS: global-bundle.pem)."
+        )
+    return TlsPolicy("verify", bundle)
+
+
+def _tls_failure(exc: pymysql.err.OperationalError, tls: TlsPolicy, where: str) -> str | None:
+    """One sentence for a connection that failed because of TLS, else None."""
+    cause = getattr(exc, "original_exception", None)
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return (
+            f"MariaDB at {where} presented a certificate that {tls.ca_bundle} does not verify "
+            f"({cause.verify_message}); point {names.ENV_DB_CA_BUNDLE} at the CA bundle that "
+            "signed it (RDS: global-bundle.pem, see docs/DEPLOY.md)."
+        )
+    if isinstance(cause, ssl.SSLError):
+        return (
+            f"the TLS handshake with MariaDB at {where} failed ({cause.reason or cause}); "
+            f"check the server's TLS setup and {names.ENV_DB_TLS}."
+        )
+    if exc.args and exc.args[0] == _CR_SSL_CONNECTION_ERROR:
+        return (
+            f"MariaDB at {where} does not offer TLS; enable it on the server, or set "
+            f"{names.ENV_DB_TLS}=off if the network to it is trusted."
+        )
+    return None
 
 
 class _GuardedResult(MySQLResult):
@@ -136,19 +250,44 @@ def credentials(settings: LoaderSettings, secrets_client: Any = None) -> dict[st
     return params
 
 
-def open_connection(params: dict[str, Any], *, connect_timeout: int = 5) -> LoaderConnection:
-    """Open a loader connection with the session settings every statement relies on."""
-    return LoaderConnection(
-        **params,
-        charset="utf8mb4",
-        autocommit=True,
-        local_infile=True,
-        connect_timeout=connect_timeout,
-        read_timeout=900,
-        write_timeout=900,
-    )
+def open_connection(
+    params: dict[str, Any], *, tls: TlsPolicy | None = None, connect_timeout: int = 5
+) -> LoaderConnection:
+    """Open a loader connection with the session settings every statement relies on.
+
+    ``tls`` defaults to ``tls_policy(host)``: off for loopback, else verified with the
+    shipped CA bundle if there is one, else encrypted without verification.
+    """
+    host = str(params.get("host") or "localhost")
+    tls = tls or tls_policy(host)
+    where = f"{host}:{params.get('port', 3306)}"
+    if tls.mode == "required":
+        log.warning(
+            "TLS to MariaDB at %s is encrypted but the server certificate is NOT verified "
+            "(%s=required); set %s to the server's CA bundle to verify it.",
+            where, names.ENV_DB_TLS, names.ENV_DB_CA_BUNDLE,
+        )  # fmt: skip
+    try:
+        return LoaderConnection(
+            **params,
+            **tls.connect_kwargs(),
+            charset="utf8mb4",
+            autocommit=True,
+            local_infile=True,
+            connect_timeout=connect_timeout,
+            read_timeout=900,
+            write_timeout=900,
+        )
+    except pymysql.err.OperationalError as e:
+        sentence = _tls_failure(e, tls, where)
+        if sentence is None:
+            raise
+        raise DatabaseTlsError(sentence) from None
 
 
 def connect(settings: LoaderSettings, secrets_client: Any = None) -> LoaderConnection:
-    """The run's one connection (credentials from the secret, or ``MARIADB_URL``)."""
-    return open_connection(credentials(settings, secrets_client))
+    """The run's one connection (credentials from the secret, or ``MARIADB_URL``), with the
+    TLS policy of the settings."""
+    params = credentials(settings, secrets_client)
+    tls = tls_policy(params["host"], settings.db_tls, settings.db_ca_bundle)
+    return open_connection(params, tls=tls)

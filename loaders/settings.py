@@ -19,6 +19,10 @@ class SettingsError(ValueError):
     """A missing or invalid loader setting; the message names it."""
 
 
+# How the loader protects its MariaDB connection (``loaders.db.tls_policy`` applies it).
+TLS_MODES = ("verify", "required", "off")
+
+
 @dataclass(frozen=True)
 class LoaderSettings:
     config: PipelineConfig
@@ -44,6 +48,11 @@ class LoaderSettings:
     time_margin_seconds: float = 30.0
     # How long a drained work message stays hidden (default: the loader's timeout + 60 s).
     visibility_seconds: int | None = None
+    # TLS mode (one of TLS_MODES; None: decided by the host and the CA bundle) and CA bundle.
+    db_tls: str | None = None
+    db_ca_bundle: str | None = None
+    # CloudWatch namespace of the scheduled run's metrics (Embedded Metric Format).
+    metrics_namespace: str = "ddbload"
 
     @property
     def tombstone_retention_hours(self) -> int:
@@ -80,8 +89,17 @@ class LoaderSettings:
             if not value:
                 raise SettingsError(f"{env_name} is empty; it must be an S3 prefix.")
             prefixes[key] = value
+        db_tls = (env.get(names.ENV_DB_TLS) or "").strip().lower() or None
+        if db_tls is not None and db_tls not in TLS_MODES:
+            raise SettingsError(
+                f"{names.ENV_DB_TLS} is {env.get(names.ENV_DB_TLS)!r}; use one of "
+                f"{', '.join(TLS_MODES)}."
+            )
         return cls(
             config=config,
+            db_tls=db_tls,
+            db_ca_bundle=env.get(names.ENV_DB_CA_BUNDLE) or None,
+            metrics_namespace=env.get(names.ENV_METRICS_NAMESPACE) or "ddbload",
             bucket=bucket,
             db_secret=secret,
             work_queue_url=env.get(names.ENV_WORK_QUEUE_URL) or None,
