@@ -1,0 +1,102 @@
+"""A private MariaDB server for one test: its own data folder, socket and free port.
+
+Never the machine's shared server: ``mariadb-install-db`` makes a fresh data
+folder under the test's temporary directory, and ``mariadbd --no-defaults``
+runs on 127.0.0.1 with a port of its own. ``stop()`` (SIGTERM, clean shutdown)
+and ``start()`` again on the same port and data let a test take the database
+away for several loader runs and bring it back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pymysql
+
+MARIADBD = "/usr/sbin/mariadbd"
+INSTALL_DB = "mariadb-install-db"
+
+
+def free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class PrivateMariaDB:
+    def __init__(self, folder: Path, password: str = "") -> None:
+        self.folder = folder
+        self.data = folder / "data"
+        self.port = free_port()
+        self.password = password
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def install(self) -> None:
+        subprocess.run(
+            [
+                INSTALL_DB, "--no-defaults", f"--datadir={self.data}", "--user=root",
+                "--auth-root-authentication-method=normal", "--skip-test-db",
+            ],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+
+    def start(self, timeout: float = 30.0) -> None:
+        log = open(self.folder / "mariadbd.log", "ab")  # noqa: SIM115 - owned by the process
+        self.proc = subprocess.Popen(
+            [
+                MARIADBD, "--no-defaults", f"--datadir={self.data}",
+                f"--socket={self.folder / 'sock'}", f"--pid-file={self.folder / 'pid'}",
+                f"--port={self.port}", "--bind-address=127.0.0.1", "--user=root",
+                "--skip-name-resolve", "--skip-log-bin", "--local-infile=1",
+                "--innodb-buffer-pool-size=64M", "--max-connections=20",
+                "--character-set-server=utf8mb4", "--collation-server=utf8mb4_bin",
+            ],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"mariadbd exited; see {self.folder / 'mariadbd.log'}")
+            with contextlib.suppress(pymysql.err.OperationalError):
+                self.connect().close()
+                return
+            time.sleep(0.2)
+        raise RuntimeError("mariadbd did not answer in time")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.proc.pid, sig)
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def connect(self, database: str | None = None) -> pymysql.connections.Connection:
+        return pymysql.connect(
+            host="127.0.0.1", port=self.port, user="root", password=self.password,
+            database=database, autocommit=True, connect_timeout=2,
+        )  # fmt: skip
+
+    def set_root_password(self, password: str) -> None:
+        with self.connect() as conn, conn.cursor() as cur:
+            for host in ("localhost", "127.0.0.1", "::1"):
+                with contextlib.suppress(pymysql.err.MySQLError):
+                    cur.execute(f"ALTER USER 'root'@'{host}' IDENTIFIED BY %s", [password])
+        self.password = password
+
+    def url(self, database: str) -> str:
+        auth = f"root:{self.password}" if self.password else "root"
+        return f"mysql://{auth}@127.0.0.1:{self.port}/{database}"
