@@ -110,7 +110,44 @@ def _newest_per_key(sorted_rows: pa.Table) -> pa.Array:
 
 
 def _numbered(rows: pa.Table) -> pa.Table:
+    """Order rows by (op, file), keys ascending within, and number them from 1.
+
+    Each (op, file) group is then one ``_row`` range of the stage: the merge runs one
+    statement per group and reads that file's winners from what the statement reports.
+    """
+    order = pc.sort_indices(rows, sort_keys=[("_op", "ascending"), ("_file", "ascending")])
+    rows = rows.take(order)
     return rows.append_column("_row", pa.array(range(1, rows.num_rows + 1), pa.int64()))
+
+
+@dataclass(frozen=True)
+class Group:
+    """The rows of one op from one file: a contiguous ``_row`` range of a numbered table."""
+
+    op: str
+    file: int
+    first: int
+    last: int
+
+
+def groups(rows: pa.Table) -> list[Group]:
+    """The (op, file) groups of a table numbered by ``prepare``, in row order."""
+    if rows.num_rows == 0:
+        return []
+    counts = rows.group_by(["_op", "_file"], use_threads=False).aggregate(
+        [("_row", "min"), ("_row", "max")]
+    )
+    found = [
+        Group(op, int(file), int(first), int(last))
+        for op, file, first, last in zip(
+            counts["_op"].to_pylist(),
+            counts["_file"].to_pylist(),
+            counts["_row_min"].to_pylist(),
+            counts["_row_max"].to_pylist(),
+            strict=True,
+        )
+    ]
+    return sorted(found, key=lambda g: g.first)
 
 
 def prepare(
@@ -167,10 +204,30 @@ def _escape(arr: pa.Array) -> pa.Array:
     return pc.fill_null(arr, "\\N")
 
 
+_CONTROL_BYTES = tuple(c.encode() for c in _CONTROL)
+# Character data is checked in slices of this size: bounded copies, C-speed searches.
+_SCAN_BYTES = 16 << 20
+
+
 def _needs_escaping(texts: list[pa.Array]) -> bool:
     """Whether any text holds a byte the unescaped format cannot carry (JSON from the
-    transform never does: its strings escape control characters)."""
-    return any(pc.any(pc.match_substring(a, c)).as_py() for a in texts for c in _CONTROL)
+    transform never does: its strings escape control characters).
+
+    Scans each column's character data once as raw bytes, not string by string; bytes
+    of the buffer outside the column's values can only make it choose the escaped
+    format, which is always correct.
+    """
+    for arr in texts:
+        if len(arr) == 0 or arr.null_count == len(arr):
+            continue
+        offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)
+        first, last = int(offsets[arr.offset]), int(offsets[arr.offset + len(arr)])
+        data = arr.buffers()[2]
+        for start in range(first, last, _SCAN_BYTES):
+            part = data.slice(start, min(_SCAN_BYTES, last - start)).to_pybytes()
+            if any(c in part for c in _CONTROL_BYTES):
+                return True
+    return False
 
 
 def load_file(rows: pa.Table) -> tuple[pa.Buffer, bool]:

@@ -3,7 +3,9 @@
 The caller holds the table's named lock and an open transaction; this module
 loads the prepared rows into a temporary stage, moves every row that produced
 a warning (a value that does not fit its column, a key that would round) out
-to quarantine, then merges the rest with version guards.
+to quarantine, then merges the rest with version guards: one statement per
+(op, file) group of rows, so each file's winners are what its statement reports
+(no separate counting pass), and deletes touch only the delete rows.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from typing import Any
 import pyarrow as pa
 
 from loaders import sql
-from loaders.arrowfile import load_file
+from loaders.arrowfile import groups, load_file
 from loaders.errors import TerminalError
-from loaders.sql import Target
+from loaders.sql import OP_DELETE, Target
 
 _AT_ROW = re.compile(r"\bat row (\d+)")
 _MAX_WARNINGS = 65535
+_DUPLICATES = re.compile(rb"Duplicates: (\d+)")
 
 
 @dataclass
@@ -47,6 +50,22 @@ def _warnings(cur: Any, expected: int) -> dict[int, str]:
             "nothing was merged. The mapping's column types likely do not fit the data."
         )
     return rejected
+
+
+def _changed(conn: Any, cur: Any) -> int:
+    """Rows an ``INSERT ... SELECT ... ON DUPLICATE KEY UPDATE`` inserted or changed.
+
+    Affected rows count 1 per insert and 2 per changed row; the server's info line
+    counts the changed rows as Duplicates (unchanged ones count nowhere).
+    """
+    info = conn._result.message if conn._result else b""
+    m = _DUPLICATES.search(info or b"")
+    if m is None:
+        raise TerminalError(
+            f"the server did not report duplicates for a merge statement ({info!r}); "
+            "nothing was committed."
+        )
+    return cur.rowcount - int(m.group(1))
 
 
 def _drop(cur: Any, rejected: dict[int, str]) -> None:
@@ -85,12 +104,18 @@ def merge_chunk(conn: Any, t: Target, rows: pa.Table) -> ChunkOutcome:
             for (row,) in cur.fetchall():
                 out.rejected.setdefault(int(row), f"the value does not fit column {column} exactly")
         _drop(cur, out.rejected)
-        cur.execute(sql.count_winners(t))
-        for file_index, op, wins in cur.fetchall():
-            out.wins[(int(file_index), op)] = int(wins or 0)
-        cur.execute(sql.upsert(t))
-        if t.hard_delete:
-            cur.execute(sql.hard_delete(t))
-            cur.execute(sql.write_tombstones(t))
+        chunk_groups = groups(rows)
+        for g in chunk_groups:
+            if g.op == OP_DELETE and t.hard_delete:
+                continue
+            cur.execute(sql.upsert(t), [g.first, g.last])
+            out.wins[(g.file, g.op)] = _changed(conn, cur)
+        deletes = [g for g in chunk_groups if g.op == OP_DELETE] if t.hard_delete else []
+        if deletes:
+            # Deletes are one contiguous _row range (ops sort first by op).
+            cur.execute(sql.hard_delete(t), [deletes[0].first, deletes[-1].last])
+            for g in deletes:
+                cur.execute(sql.write_tombstones(t), [g.first, g.last])
+                out.wins[(g.file, g.op)] = _changed(conn, cur)
         cur.execute(sql.drop_stage())
     return out

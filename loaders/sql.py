@@ -188,7 +188,11 @@ def unique_keys_query() -> str:
 
 
 def create_stage(t: Target) -> str:
-    """A temporary table for one LOAD DATA round (temporary DDL does not commit)."""
+    """A temporary table for one LOAD DATA round (temporary DDL does not commit).
+
+    Clustered by ``_row``: the load file comes in ``_row`` order (an append), and
+    every statement after it reads one (op, file) group as a range of ``_row``.
+    """
     data = ", ".join(
         [f"{quote(c.name)} {'LONGTEXT' if c.path is None else c.sql_type} NULL" for c in t.data]
         + [f"_m{i} LONGTEXT NULL" for i, c in enumerate(t.data) if c.exact_numeric]
@@ -198,7 +202,7 @@ def create_stage(t: Target) -> str:
         "_row INT UNSIGNED NOT NULL DEFAULT 0, _file SMALLINT UNSIGNED NOT NULL DEFAULT 0, "
         "_op CHAR(1) CHARACTER SET ascii NOT NULL DEFAULT '', _bad TINYINT NOT NULL DEFAULT 0, "
         f"_ver BIGINT NOT NULL DEFAULT 0, _seq {SEQ_TYPE} NOT NULL DEFAULT ''"
-        f"{', ' + data if data else ''}) ENGINE=InnoDB "
+        f"{', ' + data if data else ''}, PRIMARY KEY (_row)) ENGINE=InnoDB "
         f"SELECT {', '.join(t.keys)} FROM {t.table} LIMIT 0"
     )
 
@@ -288,33 +292,14 @@ def delete_stage_rows(n: int) -> str:
     return f"DELETE FROM {quote(STAGE)} WHERE _row IN ({', '.join(['%s'] * n)})"
 
 
-def count_winners(t: Target) -> str:
-    """Per file and op: how many staged changes are newer than the target row and tombstone."""
-    s = quote(STAGE)
-    v, q, d, e = quote(VERSION), quote(SEQ), quote(DELETED), quote(EXPIRED)
-    dv, dq = quote(DATA_VERSION), quote(DATA_SEQ)
-    k0 = t.keys[0]
-    data_only = (
-        f"(s._op = '{OP_UPSERT}' AND (t.{d} OR t.{e}) AND "
-        f"{_newer('s._ver', 's._seq', f't.{dv}', f't.{dq}')})"
-    )
-    win = (
-        f"(t.{k0} IS NULL OR {_newer('s._ver', 's._seq', f't.{v}', f't.{q}')} OR {data_only}) "
-        f"AND (b.{k0} IS NULL OR {_newer('s._ver', 's._seq', f'b.{v}', f'b.{q}')})"
-    )
-    return (
-        f"SELECT s._file, s._op, SUM({win}) FROM {s} s "
-        f"LEFT JOIN {t.table} t ON {_join(t, 's', 't')} "
-        f"LEFT JOIN {t.tomb} b ON {_join(t, 's', 'b')} GROUP BY s._file, s._op"
-    )
-
-
 def upsert(t: Target) -> str:
     """Version-guarded merge of upserts (and of flag-only deletes/expiries) into the target.
 
     A newer upsert replaces the row and clears its flags; a newer flag-only change sets
     the flag and keeps the data; an older upsert only fills the data of a flagged row
     whose data is older still. Any order of the same changes gives the same row.
+    Parameters: the first and last ``_row`` of the group it merges. Rows a change wins
+    are inserted or changed; a change that loses leaves its row unchanged.
     """
     s = quote(STAGE)
     v, q, d, e = quote(VERSION), quote(SEQ), quote(DELETED), quote(EXPIRED)
@@ -351,22 +336,28 @@ def upsert(t: Target) -> str:
     return (
         f"INSERT INTO {t.table} ({', '.join(cols)}) SELECT {', '.join(select)} FROM {s} s "
         f"LEFT JOIN {t.tomb} b ON {_join(t, 's', 'b')} "
-        f"WHERE s._op IN ({op_list}) AND "
+        f"WHERE s._row BETWEEN %s AND %s AND s._op IN ({op_list}) AND "
         f"(b.{k0} IS NULL OR {_newer('s._ver', 's._seq', f'b.{v}', f'b.{q}')}) "
         f"ON DUPLICATE KEY UPDATE {', '.join(updates)}"
     )
 
 
 def hard_delete(t: Target) -> str:
+    """Remove target rows older than a staged delete; parameters: the deletes' ``_row`` range."""
     v, q = quote(VERSION), quote(SEQ)
     return (
-        f"DELETE t FROM {t.table} t JOIN {quote(STAGE)} s ON {_join(t, 's', 't')} "
-        f"WHERE s._op = '{OP_DELETE}' AND {_newer('s._ver', 's._seq', f't.{v}', f't.{q}')}"
+        f"DELETE t FROM {quote(STAGE)} s STRAIGHT_JOIN {t.table} t ON {_join(t, 's', 't')} "
+        f"WHERE s._row BETWEEN %s AND %s AND s._op = '{OP_DELETE}' AND "
+        f"{_newer('s._ver', 's._seq', f't.{v}', f't.{q}')}"
     )
 
 
 def write_tombstones(t: Target) -> str:
-    """Tombstones for deletes that won (no newer target row is left for their key)."""
+    """Tombstones for deletes that won (no newer target row is left for their key).
+
+    Parameters: the ``_row`` range of one file's deletes; a delete wins exactly when
+    its tombstone is inserted or changed.
+    """
     v, q = quote(VERSION), quote(SEQ)
     tv, tq = f"{t.tomb}.{v}", f"{t.tomb}.{q}"
     newer = _newer(f"VALUES({tv})", f"VALUES({tq})", tv, tq)
@@ -374,7 +365,7 @@ def write_tombstones(t: Target) -> str:
         f"INSERT INTO {t.tomb} ({', '.join(t.keys)}, {v}, {q}) "
         f"SELECT {', '.join(f's.{k}' for k in t.keys)}, s._ver, s._seq FROM {quote(STAGE)} s "
         f"LEFT JOIN {t.table} t ON {_join(t, 's', 't')} "
-        f"WHERE s._op = '{OP_DELETE}' AND t.{t.keys[0]} IS NULL "
+        f"WHERE s._row BETWEEN %s AND %s AND s._op = '{OP_DELETE}' AND t.{t.keys[0]} IS NULL "
         f"ON DUPLICATE KEY UPDATE {tq} = IF(@ddbload_newer := {newer}, VALUES({tq}), {tq}), "
         f"{tv} = IF(@ddbload_newer, VALUES({tv}), {tv})"
     )
