@@ -7,18 +7,48 @@ Events:
       under P again (harmless: the merge is version-guarded);
   {"action": "load", "keys": [...]}: load these keys (already loaded ones are skipped).
 Returns a JSON-able summary. Stops taking new batches before the time limit.
+
+Inside Lambda (``AWS_LAMBDA_FUNCTION_NAME`` set by the runtime), a scheduled run also
+prints its summary and one CloudWatch Embedded Metric Format document (namespace
+``DDBLOAD_METRICS_NAMESPACE``, dimension ``Function``: files loaded, failed,
+quarantined and pending, rows quarantined, run failed), which the stack alarms on.
+A scheduled run that could not start (bad settings, database unreachable or refusing
+the connection) then raises ``RunFailed``, so Lambda's Errors metric and the
+LoaderErrors alarm count it; its files stay pending for the next tick. Actions (CLI
+reloads) and direct calls (tests, local mode) always get the summary back.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from typing import Any
 
+import orjson
+
+from contract import settings as names
 from loaders import discovery
 from loaders.db import connect
 from loaders.engine import RunReport, load_keys, load_refs, staging_table_of
 from loaders.errors import is_transient
 from loaders.settings import LoaderSettings, SettingsError
+
+DEFAULT_METRICS_NAMESPACE = "ddbload"
+# Metric names of the EMF document; stacks/monitoring.py alarms on some of them.
+METRIC_FILES_LOADED = "FilesLoaded"
+METRIC_FILES_FAILED = "FilesFailed"
+METRIC_FILES_QUARANTINED = "FilesQuarantined"
+METRIC_FILES_PENDING = "FilesPending"
+METRIC_ROWS_QUARANTINED = "RowsQuarantined"
+METRIC_RUN_FAILED = "RunFailed"
+METRIC_DIMENSION = "Function"
+# Statuses of a run that loaded nothing because it could not start.
+FAILED_RUN = ("error", "unreachable")
+
+
+class RunFailed(RuntimeError):
+    """A scheduled Lambda run could not start; raised after its summary is logged."""
 
 
 def _deadline(context: Any, settings: LoaderSettings) -> float | None:
@@ -89,15 +119,49 @@ def run_action(
     raise SettingsError(f"unknown action {action!r}; use 'load' or 'reload' (or none).")
 
 
-def handler(event: Any, context: Any = None) -> dict[str, Any]:
-    started = time.monotonic()
+def metrics_document(
+    summary: dict[str, Any], namespace: str, function: str, now_ms: int | None = None
+) -> dict[str, Any]:
+    """The run's CloudWatch Embedded Metric Format document (one log line)."""
+    files = summary.get("files") or {}
+    values = {
+        METRIC_FILES_LOADED: files.get("loaded", 0),
+        METRIC_FILES_FAILED: files.get("failed", 0),
+        METRIC_FILES_QUARANTINED: files.get("quarantined", 0),
+        METRIC_FILES_PENDING: files.get("retry", 0) + files.get("deferred", 0),
+        METRIC_ROWS_QUARANTINED: (summary.get("rows") or {}).get("quarantined", 0),
+        METRIC_RUN_FAILED: int(summary.get("status") in FAILED_RUN),
+    }
+    return {
+        "_aws": {
+            "Timestamp": int(time.time() * 1000) if now_ms is None else now_ms,
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": namespace,
+                    "Dimensions": [[METRIC_DIMENSION]],
+                    "Metrics": [{"Name": name, "Unit": "Count"} for name in values],
+                }
+            ],
+        },
+        METRIC_DIMENSION: function,
+        "status": summary.get("status"),
+        **values,
+    }
+
+
+def _emit(document: dict[str, Any]) -> None:
+    # Lambda sends stdout to CloudWatch Logs line by line; EMF needs the bare JSON object.
+    sys.stdout.write(orjson.dumps(document, default=str).decode() + "\n")
+    sys.stdout.flush()
+
+
+def _run(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         settings = LoaderSettings.from_env()
     except SettingsError as e:
         return {"status": "error", "error": str(e)}
     deadline = _deadline(context, settings)
     s3, sqs = _clients(settings)
-    event = event if isinstance(event, dict) else {}
     try:
         conn = connect(settings)
     except Exception as e:  # noqa: BLE001 - reported; files stay pending for a later run
@@ -114,5 +178,31 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
     finally:
         conn.close()
     summary["status"] = "ok" if not summary.get("error") else "incomplete"
-    summary["seconds"] = round(time.monotonic() - started, 3)
     return summary
+
+
+def handler(event: Any, context: Any = None) -> dict[str, Any]:
+    started = time.monotonic()
+    event = event if isinstance(event, dict) else {}
+    function = os.environ.get(names.ENV_LAMBDA_FUNCTION_NAME)
+    # Only a scheduled run inside Lambda reports to CloudWatch and raises on failure.
+    observed = function if "action" not in event else None
+    try:
+        summary = _run(event, context)
+    except Exception as e:
+        if observed:
+            # Lambda counts the exception; the metrics still say this run loaded nothing.
+            _report({"status": "error", "error": f"the run stopped: {e!r}"}, observed)
+        raise
+    summary["seconds"] = round(time.monotonic() - started, 3)
+    if observed:
+        _report(summary, observed)
+        if summary["status"] in FAILED_RUN:
+            raise RunFailed(f"scheduled run failed ({summary['status']}): {summary['error']}")
+    return summary
+
+
+def _report(summary: dict[str, Any], function: str) -> None:
+    namespace = os.environ.get(names.ENV_METRICS_NAMESPACE) or DEFAULT_METRICS_NAMESPACE
+    _emit({"ddbload_run": summary})
+    _emit(metrics_document(summary, namespace, function))

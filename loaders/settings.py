@@ -51,8 +51,6 @@ class LoaderSettings:
     # TLS mode (one of TLS_MODES; None: decided by the host and the CA bundle) and CA bundle.
     db_tls: str | None = None
     db_ca_bundle: str | None = None
-    # CloudWatch namespace of the scheduled run's metrics (Embedded Metric Format).
-    metrics_namespace: str = "ddbload"
 
     @property
     def tombstone_retention_hours(self) -> int:
@@ -99,7 +97,6 @@ class LoaderSettings:
             config=config,
             db_tls=db_tls,
             db_ca_bundle=env.get(names.ENV_DB_CA_BUNDLE) or None,
-            metrics_namespace=env.get(names.ENV_METRICS_NAMESPACE) or "ddbload",
             bucket=bucket,
             db_secret=secret,
             work_queue_url=env.get(names.ENV_WORK_QUEUE_URL) or None,
