@@ -192,27 +192,31 @@ def write_raw_file(changes: Sequence[Change], path: Path) -> None:
             f.write(f"{_tsv_field(c.key)}\t{c.op}\t{item}\t{c.version_us}\t{c.seq}\n")
 
 
-def create_raw_table(conn: pymysql.Connection, table: str) -> None:
-    """Staging-shaped and unkeyed: rows land in arrival order, nothing to look up."""
+def create_raw_table(conn: pymysql.Connection, table: str, *, keyed: bool = False) -> None:
+    """Staging-shaped; unkeyed (rows land in arrival order, nothing to look up) or
+    with the target's primary key ``id``."""
     with conn.cursor() as cur:
+        key = ", PRIMARY KEY (`id`)" if keyed else ""
         cur.execute(
             f"CREATE TABLE `{table}` ("
             " `id` VARCHAR(255) NOT NULL,"
             " `op` VARCHAR(8) NOT NULL,"
             " `item` LONGTEXT NULL,"
             " `version_us` BIGINT NOT NULL,"
-            " `seq` VARCHAR(64) NOT NULL"
+            f" `seq` VARCHAR(64) NOT NULL{key}"
             ") ENGINE=InnoDB"
         )
 
 
-def raw_load(params: dict, table: str, path: Path) -> int:
-    """The ceiling: one ``LOAD DATA LOCAL INFILE`` of a prepared file, one COMMIT."""
+def raw_load(params: dict, table: str, path: Path, *, replace: bool = False) -> int:
+    """The ceiling: one ``LOAD DATA LOCAL INFILE`` of a prepared file, one COMMIT
+    (``replace``: a later row of a key replaces the earlier one)."""
     conn = pymysql.connect(**{**params, "autocommit": False, "local_infile": True})
     try:
         with conn.cursor() as cur:
             loaded = cur.execute(
-                f"LOAD DATA LOCAL INFILE %s INTO TABLE `{table}` CHARACTER SET utf8mb4"
+                f"LOAD DATA LOCAL INFILE %s {'REPLACE ' if replace else ''}INTO TABLE `{table}` "
+                "CHARACTER SET utf8mb4"
                 " FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n'"
                 " (`id`, `op`, `item`, `version_us`, `seq`)",
                 (str(path),),

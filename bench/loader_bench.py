@@ -3,8 +3,11 @@
 The same changes (``bench.workload``) go into MariaDB by: per-row autocommit
 upserts on one connection (the old design), the same on 8 connections,
 batched ``executemany`` upserts, a raw ``LOAD DATA`` of a prepared file with
-no merge (the ceiling), and the loader from the staging objects' gzip bytes
+no merge (the ceiling), the same into a table keyed like the target (a second
+ceiling, for reference), and the loader from the staging objects' gzip bytes
 to COMMIT; then the loader again into a table already holding 1,000,000 rows.
+By default every case runs against a private mariadbd the run starts with a
+production-like buffer pool (``BENCH_SERVER=shared`` for the shared server).
 Each case runs in its own fresh database and must end in the state the
 workload's model predicts (row count + checksum), so the rates compare the
 same work. Figures go to ``bench/results.json`` through ``bench.results``.
@@ -15,8 +18,8 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -41,6 +44,9 @@ _TARGETS = {"raw": 0.8, "per-row": 25, "batched": 3}
 # per-row writes 10x slower, and the suite must stay within its time).
 FULL_BUDGETS_S = {"per-row": 75.0, "batched": 120.0}
 QUICK_BUDGETS_S = {"per-row": 30.0, "batched": 30.0}
+# Which server the run uses: a private mariadbd (default) or the shared one.
+SERVER_ENV = "BENCH_SERVER"
+POOL_ENV = "BENCH_BUFFER_POOL"
 # The seed of the rows already in the target for the "into a full table" case;
 # its keys never meet the measured workload's.
 PREFILL_SEED = 777
@@ -155,6 +161,35 @@ def case_raw_load(params: dict, workload: Workload, table: str = "raw_load") -> 
     )
 
 
+def case_raw_load_keyed(params: dict, workload: Workload, table: str = "raw_keyed") -> Outcome:
+    """The second ceiling: the same file into a table keyed like the target (``id``).
+
+    ``REPLACE``: each change replaces its key's row in arrival order, no version
+    guard, deletes kept as rows; what it measures is the primary-key B-tree work
+    every keyed design pays and the unkeyed ceiling does not.
+    """
+    conn = pymysql.connect(**params)
+    try:
+        baselines.create_raw_table(conn, table, keyed=True)
+    finally:
+        conn.close()
+    with tempfile.TemporaryDirectory(prefix="ddbbench-") as tmp:
+        path = Path(tmp) / "changes.tsv"
+        baselines.write_raw_file(workload.changes, path)
+        with measure.counting_connections() as counter:
+            started = time.perf_counter()
+            baselines.raw_load(params, table, path, replace=True)
+            seconds = time.perf_counter() - started
+    conn = pymysql.connect(**params)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"SELECT COUNT(*) FROM `{table}`")
+            rows = int(cur.fetchone()[0])
+    finally:
+        conn.close()
+    return Outcome(len(workload.changes), seconds, TableState(rows, 0), counter.count)
+
+
 def bench_config() -> PipelineConfig:
     """No declared tables: the workload's table loads with the lossless default mapping."""
     return parse_config({})
@@ -231,41 +266,68 @@ def _timed_note(outcome: Outcome, check: str) -> str:
 Databases = Callable[[], AbstractContextManager[dict]]
 
 
+def _server_choice() -> str:
+    choice = os.environ.get(SERVER_ENV, "private").strip().lower()
+    if choice not in ("private", "shared"):
+        raise SystemExit(f"{SERVER_ENV} must be 'private' or 'shared', not {choice!r}")
+    return choice
+
+
+@contextmanager
+def bench_server() -> Iterator[tuple[dict, str]]:
+    """The server every case of a run uses, and how to name it in the results.
+
+    Default: a private mariadbd started for this run with a production-like buffer
+    pool (``BENCH_BUFFER_POOL``, 2G); ``BENCH_SERVER=shared`` uses the shared server
+    (``MARIADB_URL`` or root@127.0.0.1:3306) as configured.
+    """
+    if _server_choice() == "shared":
+        params = server_params()
+        yield params, f"shared server {params['host']}:{params['port']}"
+        return
+    pool = os.environ.get(POOL_ENV, "2G")
+    with measure.private_server(pool) as params:
+        yield params, f"private mariadbd on 127.0.0.1:{params['port']} (buffer pool {pool})"
+
+
 def run(results: Results, quick: bool) -> None:
-    server = server_params()
     sizes = QUICK_SIZES if quick else FULL_SIZES
-    load_before = os.getloadavg()[0]
-    run_suite(
-        results,
-        sizes,
-        prefill=sizes[-1] if quick else 1_000_000,
-        databases=lambda: measure.scratch_database(server),
-        budgets_s=QUICK_BUDGETS_S if quick else FULL_BUDGETS_S,
-    )
-    _record_context(results, server, load_before)
+    with results.suite("loader"), bench_server() as (server, label):
+        settings = measure.server_settings(server)
+        print(
+            f"  server: {label}; MariaDB {settings['version']}, buffer pool "
+            f"{settings['buffer_pool_mib']} MiB",
+            flush=True,
+        )
+        load_before = os.getloadavg()[0]
+        run_suite(
+            results,
+            sizes,
+            prefill=sizes[-1] if quick else 1_000_000,
+            databases=lambda: measure.scratch_database(server),
+            budgets_s=QUICK_BUDGETS_S if quick else FULL_BUDGETS_S,
+        )
+        _record_context(results, label, settings, load_before)
 
 
-def _record_context(results: Results, server: dict, load_before: float) -> None:
-    """What the figures depend on most: how busy the machine was, how big the server's cache."""
+def _record_context(
+    results: Results, label: str, settings: dict[str, str], load_before: float
+) -> None:
+    """What the figures depend on most: how busy the machine was, which server, its cache."""
     results.record(
         "machine load average (1 min) at the end",
         os.getloadavg()[0],
         "load",
         note=f"{load_before:.1f} at the start, on {len(os.sched_getaffinity(0))} CPUs",
     )
-    conn = pymysql.connect(**server)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT @@innodb_buffer_pool_size, @@innodb_flush_log_at_trx_commit")
-            pool, flush = cur.fetchone()
-    finally:
-        conn.close()
     results.record(
         "server innodb_buffer_pool_size",
-        int(pool) / 2**20,
+        float(settings["buffer_pool_mib"]),
         "MiB",
-        note=f"innodb_flush_log_at_trx_commit={flush}; a target larger than the pool "
-        "makes every merge read and write pages on disk",
+        note=f"{label}; MariaDB {settings['version']}, innodb_flush_log_at_trx_commit="
+        f"{settings['innodb_flush_log_at_trx_commit']}, redo log {settings['redo_log_mib']} MiB, "
+        f"log_bin={settings['log_bin']}; every case of the run used this server. A target "
+        "larger than the pool makes every merge read and write pages on disk",
     )
 
 
@@ -308,6 +370,18 @@ def _run_size(
     if raw.state.rows != len(workload.changes):
         raise AssertionError(f"raw LOAD DATA loaded {raw.state.rows} of {raw.changes} rows")
     results.record(raw_name, raw.rate, "changes/s", note=_timed_note(raw, "unkeyed table"))
+    keyed_name = f"{label} raw LOAD DATA REPLACE, keyed like the target (ceiling 2)"
+    with databases() as db:
+        keyed = case_raw_load_keyed(db, workload)
+    keys = len({c.key for c in workload.changes})
+    if keyed.state.rows != keys:
+        raise AssertionError(f"keyed raw LOAD DATA left {keyed.state.rows} rows, not {keys}")
+    results.record(
+        keyed_name,
+        keyed.rate,
+        "changes/s",
+        note=_timed_note(keyed, f"{keys:,} rows, one per key (primary key id)"),
+    )
     cases: list[tuple[str, Callable[..., Outcome], str]] = []
     if per_row:
         cases += [
@@ -333,6 +407,13 @@ def _run_size(
     note = _timed_note(loaded, _check(loader_name, loaded.state, want))
     note += f"; target: ratio >= {_TARGETS['raw']}"
     results.record(loader_name, loaded.rate, "changes/s", baseline=raw_name, note=note)
+    results.record(
+        f"{label} loader vs raw LOAD DATA keyed like the target",
+        loaded.rate,
+        "changes/s",
+        baseline=keyed_name,
+        note="second ceiling, for reference (the defined target is against the unkeyed one)",
+    )
     _compare(results, label, loaded.rate)
     _record_breakdown(results, f"{label} loader", loaded)
     results.record(

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
+import socket
+import subprocess
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pymysql
 
@@ -66,6 +71,93 @@ def scratch_database(params: dict) -> Iterator[dict]:
         with admin.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
         admin.close()
+
+
+MARIADBD = "/usr/sbin/mariadbd"
+_START_TIMEOUT_S = 60.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def private_server(buffer_pool: str = "2G") -> Iterator[dict]:
+    """A mariadbd of the benchmark's own, configured like production; yields its params.
+
+    RDS sizes the InnoDB buffer pool to ~75% of the instance's memory; a shared
+    development server keeps the 128 MiB default, which turns every merge into a
+    target larger than the cache. Its own datadir in a temp dir, a free port on
+    127.0.0.1, no config files read; stopped and removed at the end.
+    """
+    install = shutil.which("mariadb-install-db")
+    if install is None or not Path(MARIADBD).exists():
+        raise RuntimeError(
+            f"a private MariaDB needs mariadb-install-db and {MARIADBD}; "
+            "set BENCH_SERVER=shared to use the shared server instead"
+        )
+    root = Path(tempfile.mkdtemp(prefix="ddbbench-mariadb-"))
+    proc: subprocess.Popen | None = None
+    try:
+        datadir = root / "data"
+        subprocess.run(
+            [install, "--no-defaults", f"--datadir={datadir}", "--user=root",
+             "--auth-root-authentication-method=normal", "--skip-test-db"],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        port = _free_port()
+        log = root / "error.log"
+        proc = subprocess.Popen(
+            [MARIADBD, "--no-defaults", f"--datadir={datadir}", "--user=root",
+             f"--port={port}", "--bind-address=127.0.0.1", f"--socket={root / 'mysqld.sock'}",
+             f"--pid-file={root / 'mysqld.pid'}", f"--log-error={log}",
+             f"--innodb-buffer-pool-size={buffer_pool}", "--local-infile=1"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        params = {"host": "127.0.0.1", "port": port, "user": "root", "password": ""}
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while True:
+            try:
+                pymysql.connect(**params, connect_timeout=2).close()
+                break
+            except pymysql.err.OperationalError:
+                tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the private mariadbd did not start:\n{tail}") from None
+                time.sleep(0.3)
+        yield params
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=30)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def server_settings(params: dict) -> dict[str, str]:
+    """The server settings the figures depend on most, as the server reports them."""
+    conn = pymysql.connect(**params)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT VERSION(), @@innodb_buffer_pool_size, @@innodb_flush_log_at_trx_commit, "
+                "@@innodb_log_file_size, @@log_bin"
+            )
+            version, pool, flush, redo, log_bin = cur.fetchone()
+    finally:
+        conn.close()
+    return {
+        "version": str(version),
+        "buffer_pool_mib": str(int(pool) // 2**20),
+        "innodb_flush_log_at_trx_commit": str(flush),
+        "redo_log_mib": str(int(redo) // 2**20),
+        "log_bin": str(log_bin),
+    }
 
 
 class ConnectionCounter:

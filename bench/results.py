@@ -1,8 +1,10 @@
 """Collects benchmark figures and writes ``bench/results.json`` plus a table on stdout.
 
 One entry per case: name, value, unit, baseline (the case it is compared
-with, or null) and ratio (value / baseline value, oriented so that > 1 means
-ddbload is better; null without a baseline).
+with, or null), ratio (value / baseline value, oriented so that > 1 means
+ddbload is better; null without a baseline) and suite (the suite that recorded
+it). Re-running a suite replaces every entry that suite wrote before, so a
+quick run never leaves a full run's figures beside its own.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import json
 import platform
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -24,11 +28,22 @@ class Entry:
     baseline: str | None = None
     ratio: float | None = None
     note: str | None = None
+    suite: str | None = None
 
 
 @dataclass
 class Results:
     entries: list[Entry] = field(default_factory=list)
+    current_suite: str | None = None
+
+    @contextmanager
+    def suite(self, name: str) -> Iterator[None]:
+        """Tag every entry recorded in the block with suite ``name``."""
+        previous, self.current_suite = self.current_suite, name
+        try:
+            yield
+        finally:
+            self.current_suite = previous
 
     def record(
         self,
@@ -47,7 +62,13 @@ class Results:
             if base.value and value:
                 ratio = value / base.value if higher_is_better else base.value / value
         entry = Entry(
-            name, round(value, 3), unit, baseline, None if ratio is None else round(ratio, 2), note
+            name,
+            round(value, 3),
+            unit,
+            baseline,
+            None if ratio is None else round(ratio, 2),
+            note,
+            self.current_suite,
         )
         self.entries.append(entry)
         print(
@@ -64,12 +85,22 @@ class Results:
         raise KeyError(f"no benchmark entry named {name!r}")
 
     def write(self, path: Path = RESULTS_PATH) -> None:
-        """Write this run's entries; entries of suites not run this time are kept."""
+        """Write this run's entries; entries of suites not run this time are kept.
+
+        An old entry goes when its suite ran again, or when it has the name of a new
+        entry; old entries without a suite tag (written before tags existed) cannot be
+        attributed and go too.
+        """
         mine = {e.name for e in self.entries}
+        suites = {e.suite for e in self.entries if e.suite}
         kept: list[dict] = []
         if path.exists():
             try:
-                kept = [e for e in json.loads(path.read_text())["entries"] if e["name"] not in mine]
+                kept = [
+                    e
+                    for e in json.loads(path.read_text())["entries"]
+                    if e.get("suite") and e["suite"] not in suites and e["name"] not in mine
+                ]
             except (ValueError, KeyError):
                 kept = []
         doc = {
