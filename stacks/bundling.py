@@ -8,7 +8,8 @@ wheels match the Lambda runtime whatever machine synthesizes. CDK calls
 
 A finished bundle is cached under ``build/lambda-bundles/<hash>``, keyed by the
 package sources, the pins and the platform, so repeated synths (and the test suite)
-pip-install once.
+pip-install once. Extra files (the loader's RDS CA bundle) are copied to the asset root
+on top of the cached bundle and are part of the asset hash.
 """
 
 from __future__ import annotations
@@ -34,6 +35,21 @@ CACHE_ROOT = REPO_ROOT / "build" / "lambda-bundles"
 # Bump when the bundle layout changes, so old cache entries are not reused.
 BUNDLE_FORMAT = "1"
 SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "tests", ".*")
+RDS_CA_BUNDLE = REPO_ROOT / defaults.RDS_CA_BUNDLE_FILE
+_PEM_CERTIFICATE = b"-----BEGIN CERTIFICATE-----"
+
+
+def rds_ca_bundle(path: Path | None = None) -> Path | None:
+    """The CA bundle for the loader's TLS if the user saved one (see docs/DEPLOY.md)."""
+    path = path or RDS_CA_BUNDLE
+    if not path.is_file():
+        return None
+    if _PEM_CERTIFICATE not in path.read_bytes():
+        raise ValueError(
+            f"{path} holds no PEM certificate; save AWS's RDS global-bundle.pem there "
+            "(see docs/DEPLOY.md), or remove it."
+        )
+    return path
 
 
 def pinned(names: tuple[str, ...], pyproject: Path = REPO_ROOT / "pyproject.toml") -> list[str]:
@@ -56,13 +72,19 @@ def _source_files(packages: tuple[str, ...]) -> list[Path]:
     return files
 
 
-def bundle_hash(packages: tuple[str, ...], requirements: list[str]) -> str:
+def bundle_hash(
+    packages: tuple[str, ...],
+    requirements: list[str],
+    extra_files: tuple[tuple[str, Path], ...] = (),
+) -> str:
     digest = hashlib.sha256()
     for part in (BUNDLE_FORMAT, defaults.PYTHON_VERSION, defaults.WHEEL_PLATFORM, *requirements):
         digest.update(part.encode() + b"\0")
     for path in _source_files(packages):
         digest.update(str(path.relative_to(REPO_ROOT)).encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
+    for name, path in extra_files:
+        digest.update(b"extra:" + name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
@@ -113,29 +135,42 @@ def cached_bundle(packages: tuple[str, ...], requirements: list[str]) -> Path:
 class LocalBundler:
     """CDK's local bundling hook: copy the cached bundle into CDK's output directory."""
 
-    def __init__(self, packages: tuple[str, ...], requirements: list[str]) -> None:
+    def __init__(
+        self,
+        packages: tuple[str, ...],
+        requirements: list[str],
+        extra_files: tuple[tuple[str, Path], ...] = (),
+    ) -> None:
         self.packages = packages
         self.requirements = requirements
+        self.extra_files = extra_files
 
     def try_bundle(self, output_dir: str, *args: object, **kwargs: object) -> bool:
         shutil.copytree(
             cached_bundle(self.packages, self.requirements), output_dir, dirs_exist_ok=True
         )
+        for name, path in self.extra_files:
+            shutil.copyfile(path, Path(output_dir) / name)
         return True
 
 
-def python_code(packages: tuple[str, ...], requirement_names: tuple[str, ...]) -> lambda_.Code:
-    """A Lambda code asset of ``packages`` plus the pinned ``requirement_names``."""
+def python_code(
+    packages: tuple[str, ...],
+    requirement_names: tuple[str, ...],
+    extra_files: tuple[tuple[str, Path], ...] = (),
+) -> lambda_.Code:
+    """A Lambda code asset of ``packages``, the pinned ``requirement_names`` and
+    ``extra_files`` ((name at the asset root, source file) pairs)."""
     requirements = pinned(requirement_names)
     return lambda_.Code.from_asset(
         str(REPO_ROOT / packages[0]),
         asset_hash_type=AssetHashType.CUSTOM,
-        asset_hash=bundle_hash(packages, requirements),
+        asset_hash=bundle_hash(packages, requirements, extra_files),
         bundling=BundlingOptions(
             # Never pulled: the local bundler always succeeds, and CDK only falls back
             # to Docker when it does not.
             image=DockerImage.from_registry("public.ecr.aws/sam/build-python3.11"),
-            local=LocalBundler(packages, requirements),
+            local=LocalBundler(packages, requirements, extra_files),
         ),
     )
 
@@ -144,5 +179,7 @@ def transform_code() -> lambda_.Code:
     return python_code(defaults.TRANSFORM_PACKAGES, defaults.TRANSFORM_REQUIREMENTS)
 
 
-def loader_code() -> lambda_.Code:
-    return python_code(defaults.LOADER_PACKAGES, defaults.LOADER_REQUIREMENTS)
+def loader_code(ca_bundle: Path | None = None) -> lambda_.Code:
+    """The loader asset; ``ca_bundle`` lands at its root as ``rds-ca-bundle.pem``."""
+    extra = ((defaults.RDS_CA_BUNDLE_FILE, ca_bundle),) if ca_bundle is not None else ()
+    return python_code(defaults.LOADER_PACKAGES, defaults.LOADER_REQUIREMENTS, extra)

@@ -36,6 +36,15 @@ LOADER_EPHEMERAL_STORAGE_MB = 2048
 # a second concurrent run would only wait on the locks.
 LOADER_RESERVED_CONCURRENCY = 1
 
+# TLS to MariaDB. A CA bundle the user saves under this name at the repository root
+# (AWS's RDS global-bundle.pem, see docs/DEPLOY.md) is copied to the root of the loader
+# bundle, which Lambda unpacks in its task root; the loader then verifies the server.
+# Without it the loader still encrypts (require_secure_transport) but cannot verify.
+RDS_CA_BUNDLE_FILE = "rds-ca-bundle.pem"
+LAMBDA_TASK_ROOT = "/var/task"
+DB_TLS_WITH_BUNDLE = "verify"
+DB_TLS_WITHOUT_BUNDLE = "required"
+
 # AWS SDK for pandas managed layer. The version number differs per region; override
 # with context ``ddbload_pandas_layer_arn`` (see docs/DEPLOY.md). ``{region}`` is
 # replaced by the stack's region at deploy time.
@@ -79,4 +88,12 @@ VPC_MAX_AZS = 2
 FRESHNESS_SLACK_SECONDS = 900
 # Loader lag: the oldest unprocessed work message, in schedule periods.
 LAG_SCHEDULE_PERIODS = 3
+# The loader's own metrics: one Embedded Metric Format log line per scheduled run
+# (loaders/handler.py), dimension Function = the loader function's name.
+LOADER_METRICS_NAMESPACE = "ddbload"
+LOADER_METRIC_DIMENSION = "Function"
+LOADER_METRIC_FILES_FAILED = "FilesFailed"
+LOADER_METRIC_FILES_QUARANTINED = "FilesQuarantined"
+LOADER_METRIC_ROWS_QUARANTINED = "RowsQuarantined"
+LOADER_METRIC_FILES_LOADED = "FilesLoaded"
 ALARM_PERIOD_MINUTES = 5

@@ -9,11 +9,17 @@ with ``{"action": "reload", "prefix": ...}``.
 One run at a time (reserved concurrency 1, ``GET_LOCK`` per table in MariaDB).
 Grants are exact: read the staging prefix (objects and listing), write the
 quarantine prefix, consume the work queue, read the database secret.
+
+TLS to MariaDB: with ``rds-ca-bundle.pem`` at the repository root the loader bundle
+carries it and the loader verifies the server (``DDBLOAD_DB_TLS=verify``); without it
+the loader encrypts without verifying (``required``) and synth warns how to fix that.
 """
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Size, Stack
+from pathlib import Path
+
+from aws_cdk import Annotations, Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -50,7 +56,7 @@ def _queue(scope: Construct, id: str, **kwargs: object) -> sqs.Queue:
 
 class ScheduledLoader(Construct):
     """Public: ``function``, ``work_queue``, ``work_dead_letters``, ``schedule``,
-    ``schedule_dead_letters``."""
+    ``schedule_dead_letters``, ``db_tls`` (the loader's TLS mode)."""
 
     def __init__(
         self,
@@ -94,6 +100,7 @@ class ScheduledLoader(Construct):
             allow_all_outbound=True,
         )
         layer_arn = pandas_layer_arn.replace("{region}", Stack.of(self).region)
+        ca_bundle = bundling.rds_ca_bundle()
         self.function = lambda_.Function(
             self,
             "Function",
@@ -101,7 +108,7 @@ class ScheduledLoader(Construct):
             runtime=lambda_.Runtime.PYTHON_3_11,
             architecture=lambda_.Architecture.X86_64,
             handler=defaults.LOADER_HANDLER,
-            code=bundling.loader_code(),
+            code=bundling.loader_code(ca_bundle),
             layers=[lambda_.LayerVersion.from_layer_version_arn(self, "PandasLayer", layer_arn)],
             vpc=database.vpc,
             vpc_subnets=database.subnets,
@@ -122,6 +129,8 @@ class ScheduledLoader(Construct):
                 env.ENV_QUARANTINE_PREFIX: staging.quarantine_prefix,
                 env.ENV_DB_SECRET: database.secret.secret_arn,
                 env.ENV_WORK_QUEUE_URL: self.work_queue.queue_url,
+                env.ENV_METRICS_NAMESPACE: defaults.LOADER_METRICS_NAMESPACE,
+                **self._tls_environment(ca_bundle),
             },
             log_group=logs.LogGroup(
                 self,
@@ -158,6 +167,24 @@ class ScheduledLoader(Construct):
             ),
         )
         self._acknowledge(staging)
+
+    def _tls_environment(self, ca_bundle: Path | None) -> dict[str, str]:
+        if ca_bundle is not None:
+            self.db_tls = defaults.DB_TLS_WITH_BUNDLE
+            return {
+                env.ENV_DB_TLS: self.db_tls,
+                env.ENV_DB_CA_BUNDLE: f"{defaults.LAMBDA_TASK_ROOT}/{defaults.RDS_CA_BUNDLE_FILE}",
+            }
+        self.db_tls = defaults.DB_TLS_WITHOUT_BUNDLE
+        Annotations.of(self).add_warning_v2(
+            "ddbload:db-tls-unverified",
+            "The loader will encrypt its MariaDB connection but cannot verify the server "
+            f"certificate: no {defaults.RDS_CA_BUNDLE_FILE} at the repository root. Download "
+            "global-bundle.pem from the RDS trust store "
+            "(https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem), save it as "
+            f"{defaults.RDS_CA_BUNDLE_FILE} there and synthesize again (docs/DEPLOY.md).",
+        )
+        return {env.ENV_DB_TLS: self.db_tls}
 
     def _grant(self, staging: StagingBucket, database: Database) -> None:
         self.function.add_to_role_policy(

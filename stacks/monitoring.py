@@ -1,8 +1,10 @@
 """Alarms and a dashboard over the whole flow, publishing to one encrypted SNS topic.
 
 What an operator must hear about: Firehose failing to deliver or to run the
-transform, data going stale inside Firehose, loader errors, anything in a dead-letter
-queue, and the loader falling behind (the oldest unprocessed work message).
+transform, data going stale inside Firehose, loader errors (a scheduled run that
+could not start raises, so Lambda counts it), files the loader failed or quarantined
+and rows it quarantined (its Embedded Metric Format metrics), anything in a
+dead-letter queue, and the loader falling behind (the oldest unprocessed work message).
 """
 
 from __future__ import annotations
@@ -95,6 +97,27 @@ class Monitoring(Construct):
             threshold=1,
             what="A loader run failed; the next run retries its files.",
         )
+        for name, metric_name, what in (
+            (
+                "LoaderFilesFailed",
+                defaults.LOADER_METRIC_FILES_FAILED,
+                "The loader could not load some staging files (terminal errors); see its "
+                "log and `ddbload status`, fix the cause, then `ddbload reload`.",
+            ),
+            (
+                "LoaderFilesQuarantined",
+                defaults.LOADER_METRIC_FILES_QUARANTINED,
+                "The loader quarantined whole staging files (unreadable); see the "
+                "quarantine prefix.",
+            ),
+            (
+                "LoaderRowsQuarantined",
+                defaults.LOADER_METRIC_ROWS_QUARANTINED,
+                "The loader quarantined rows that do not fit their columns; see the "
+                "quarantine prefix and `ddbload reload --errors`.",
+            ),
+        ):
+            self._alarm(name, self.loader_metric(loader, metric_name), threshold=1, what=what)
         self._alarm(
             "LoaderLag",
             loader.work_queue.metric_approximate_age_of_oldest_message(
@@ -114,6 +137,17 @@ class Monitoring(Construct):
                 what=f"Messages are waiting in the {name} queue.",
             )
         self.dashboard = self._dashboard(delivery, loader)
+
+    @staticmethod
+    def loader_metric(loader: ScheduledLoader, name: str) -> cloudwatch.Metric:
+        """One of the loader's EMF metrics (summed per alarm period)."""
+        return cloudwatch.Metric(
+            namespace=defaults.LOADER_METRICS_NAMESPACE,
+            metric_name=name,
+            dimensions_map={defaults.LOADER_METRIC_DIMENSION: loader.function.function_name},
+            statistic="Sum",
+            period=PERIOD,
+        )
 
     @staticmethod
     def _visible(queue: sqs.IQueue) -> cloudwatch.IMetric:
@@ -169,6 +203,20 @@ class Monitoring(Construct):
                 title="Loader",
                 left=[loader.function.metric_invocations(), loader.function.metric_errors()],
                 right=[loader.function.metric_duration(statistic="Maximum")],
+            ),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Loader files and quarantined rows",
+                left=[
+                    self.loader_metric(loader, name)
+                    for name in (
+                        defaults.LOADER_METRIC_FILES_LOADED,
+                        defaults.LOADER_METRIC_FILES_FAILED,
+                        defaults.LOADER_METRIC_FILES_QUARANTINED,
+                    )
+                ],
+                right=[self.loader_metric(loader, defaults.LOADER_METRIC_ROWS_QUARANTINED)],
             ),
         )
         dashboard.add_widgets(
