@@ -164,7 +164,10 @@ def _recv(src: socket.socket, cut: threading.Event) -> bytes:
     socket alive in the kernel, and the peer would never see the RST.
     """
     while not cut.is_set():
-        ready, _, _ = select.select([src], [], [], 0.2)
+        try:
+            ready, _, _ = select.select([src], [], [], 0.2)
+        except ValueError:  # closed by stop()
+            return b""
         if ready:
             return src.recv(65536)
     return b""

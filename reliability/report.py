@@ -61,7 +61,7 @@ def render(rows: list[Row], *, seconds: float, exit_code: int, when: datetime | 
     soak = [r for r in rows if r.figures.get("samples")]
     for r in soak:
         lines += ["", f"## {r.name}: samples", ""]
-        lines.append("| t (s) | changes written | rows behind | lag (s) | loader RSS (MiB) |")
+        lines.append("| t (s) | changes written | objects behind | lag (s) | process RSS (MiB) |")
         lines.append("|---:|---:|---:|---:|---:|")
         for sample in r.figures["samples"]:
             lines.append(

@@ -81,7 +81,10 @@ def test_network_fault_during_a_load_loses_and_doubles_nothing(
     reason="bug: loaders/handler.py lets a connection lost before the first batch "
     "(ledger DDL in load_refs) escape as a raw OperationalError instead of a status",
 )
-def test_connection_lost_before_the_first_batch_is_reported_not_raised(shared_scenario, database):
+def test_connection_lost_before_the_first_batch_is_reported_not_raised(
+    shared_scenario, database, record
+):
+    """TCP proxy cuts the connection when the loader creates its ledger table."""
     s = shared_scenario
     with FaultProxy(("127.0.0.1", mariadb_params()["port"])) as proxy:
         # GIVEN a connection cut when the loader creates its ledger table, right after connecting
@@ -98,7 +101,8 @@ def test_connection_lost_before_the_first_batch_is_reported_not_raised(shared_sc
     reason="bug: loaders/db.py leaves wait_timeout at the server default (8 h): a loader that "
     "dies silently keeps its table's GET_LOCK and open transaction that long",
 )
-def test_loader_session_does_not_outlive_the_loader(shared_scenario, database):
+def test_loader_session_does_not_outlive_the_loader(shared_scenario, database, record):
+    """A loader session's wait_timeout, read back from the server."""
     # GIVEN the loader's own connection, opened as a run opens it
     settings = LoaderSettings(
         config=shared_scenario.config, mariadb_url=mariadb_url(mariadb_params()["port"], database)
