@@ -29,6 +29,9 @@ demo: venv ## run the whole pipeline locally (moto + MariaDB), then reconcile
 bench: venv ## benchmarks against baselines; figures to bench/results.json
 	$(PY) -m bench
 
+reliability: venv ## faults and attacks, tried and counted; writes docs/RELIABILITY.md (<= 10 min)
+	$(PY) -m reliability
+
 lint: venv ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -47,4 +50,4 @@ lock: ## re-resolve uv.lock after editing pyproject.toml
 clean: ## remove build output and local state (not .venv)
 	rm -rf cdk.out .state bench/work .pytest_cache .hypothesis
 
-.PHONY: help venv test demo bench lint synth lock clean
+.PHONY: help venv test demo bench reliability lint synth lock clean
