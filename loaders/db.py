@@ -41,8 +41,12 @@ log = logging.getLogger(__name__)
 SESSION_SETTINGS = (
     "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,ERROR_FOR_DIVISION_BY_ZERO', "
     "max_error_count = 65535, sql_notes = 1, time_zone = '+00:00', "
-    "tx_isolation = 'READ-COMMITTED'"
+    "tx_isolation = 'READ-COMMITTED', net_read_timeout = 120, net_write_timeout = 120"
 )
+# A loader that dies unseen (frozen Lambda, partition) must not keep its open transaction
+# and its table's GET_LOCK for the server default of 8 hours: the server ends a session
+# silent for longer than a run can last (the loader timeout) plus this margin.
+SESSION_IDLE_MARGIN_SECONDS = 60
 # Load file bytes per protocol packet (well under any max_allowed_packet).
 _PACKET = 1024 * 1024
 # A CA bundle shipped with the code: the stack copies rds-ca-bundle.pem to the root of the
@@ -168,8 +172,9 @@ class LoaderConnection(pymysql.connections.Connection):
     _infile: tuple[bytes, memoryview] | None = None
     refused_requests: list[bytes]
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, idle_timeout: int = 960, **kwargs: Any) -> None:
         self.refused_requests = []
+        self.idle_timeout = int(idle_timeout)
         super().__init__(*args, **kwargs)
 
     @contextmanager
@@ -197,6 +202,7 @@ class LoaderConnection(pymysql.connections.Connection):
         super().connect(sock)
         with self.cursor() as cur:
             cur.execute(SESSION_SETTINGS)
+            cur.execute("SET SESSION wait_timeout = %s", (self.idle_timeout,))
 
     def _read_query_result(self, unbuffered: bool = False) -> int:
         self._result = None
@@ -233,25 +239,40 @@ def credentials(settings: LoaderSettings, secrets_client: Any = None) -> dict[st
 
         secrets_client = boto3.client("secretsmanager")
     raw = secrets_client.get_secret_value(SecretId=settings.db_secret)["SecretString"]
+    # Errors name the field, never its value: a misplaced password must not reach a log.
     try:
         secret = json.loads(raw)
-        params = {
-            "host": secret["host"],
-            "port": int(secret.get("port", 3306)),
-            "user": secret["username"],
-            "password": secret["password"],
-            "database": secret.get("dbname") or settings.config.database.name,
-        }
-    except (ValueError, KeyError, TypeError) as e:
+    except ValueError:
+        secret = None
+    if not isinstance(secret, dict):
+        raise SettingsError(f"secret {settings.db_secret} is not a JSON object of RDS credentials.")
+    bad = [f for f in ("host", "username", "password") if not isinstance(secret.get(f), str)]
+    port = secret.get("port", 3306)
+    if isinstance(port, str) and port.isdigit():
+        port = int(port)
+    if type(port) is not int or not 0 < port < 65536:
+        bad.append("port")
+    if bad:
         raise SettingsError(
             f"secret {settings.db_secret} is not an RDS credentials secret "
-            f"(host, port, username, password, dbname): missing or bad {e}."
-        ) from None
+            f"(host, port, username, password, dbname): missing or bad {', '.join(bad)}."
+        )
+    params = {
+        "host": secret["host"],
+        "port": port,
+        "user": secret["username"],
+        "password": secret["password"],
+        "database": secret.get("dbname") or settings.config.database.name,
+    }
     return params
 
 
 def open_connection(
-    params: dict[str, Any], *, tls: TlsPolicy | None = None, connect_timeout: int = 5
+    params: dict[str, Any],
+    *,
+    tls: TlsPolicy | None = None,
+    connect_timeout: int = 5,
+    run_seconds: int = 900,
 ) -> LoaderConnection:
     """Open a loader connection with the session settings every statement relies on.
 
@@ -275,6 +296,7 @@ def open_connection(
             autocommit=True,
             local_infile=True,
             connect_timeout=connect_timeout,
+            idle_timeout=run_seconds + SESSION_IDLE_MARGIN_SECONDS,
             read_timeout=900,
             write_timeout=900,
         )
@@ -290,4 +312,5 @@ def connect(settings: LoaderSettings, secrets_client: Any = None) -> LoaderConne
     TLS policy of the settings."""
     params = credentials(settings, secrets_client)
     tls = tls_policy(params["host"], settings.db_tls, settings.db_ca_bundle)
-    return open_connection(params, tls=tls)
+    run_seconds = int(settings.config.settings["loader_timeout_seconds"])
+    return open_connection(params, tls=tls, run_seconds=run_seconds)

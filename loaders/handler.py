@@ -20,6 +20,7 @@ reloads) and direct calls (tests, local mode) always get the summary back.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -31,7 +32,7 @@ from contract import settings as names
 from loaders import discovery
 from loaders.db import connect
 from loaders.engine import RunReport, load_keys, load_refs, staging_table_of
-from loaders.errors import is_transient
+from loaders.errors import error_code, is_transient
 from loaders.settings import LoaderSettings, SettingsError
 
 DEFAULT_METRICS_NAMESPACE = "ddbload"
@@ -175,8 +176,18 @@ def _run(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 summary = run_action(conn, s3, settings, event, deadline).as_dict()
             except SettingsError as e:
                 return {"status": "error", "error": str(e)}
+    except Exception as e:
+        # A connection lost outside a batch (ledger DDL, ledger reads) loses nothing:
+        # the files stay pending, and that is what the run reports.
+        if not is_transient(e):
+            raise
+        return {
+            "status": "unreachable",
+            "error": f"lost the connection to MariaDB (error {error_code(e) or type(e).__name__}); files stay pending.",
+        }
     finally:
-        conn.close()
+        with contextlib.suppress(Exception):
+            conn.close()
     summary["status"] = "ok" if not summary.get("error") else "incomplete"
     return summary
 

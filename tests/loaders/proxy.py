@@ -28,6 +28,10 @@ class Proxy:
         """Refuse new connections and cut every open one."""
         with self._lock:
             if self._listener:
+                # close() alone does not wake a thread blocked in accept(); shutdown does,
+                # so a stopped proxy never takes one more connection.
+                with contextlib.suppress(OSError):
+                    self._listener.shutdown(socket.SHUT_RDWR)
                 self._listener.close()
                 self._listener = None
             for s in self._sockets:

@@ -76,11 +76,6 @@ def test_network_fault_during_a_load_loses_and_doubles_nothing(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: loaders/handler.py lets a connection lost before the first batch "
-    "(ledger DDL in load_refs) escape as a raw OperationalError instead of a status",
-)
 def test_connection_lost_before_the_first_batch_is_reported_not_raised(
     shared_scenario, database, record
 ):
@@ -96,11 +91,6 @@ def test_connection_lost_before_the_first_batch_is_reported_not_raised(
     assert summary["status"] in ("unreachable", "incomplete")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: loaders/db.py leaves wait_timeout at the server default (8 h): a loader that "
-    "dies silently keeps its table's GET_LOCK and open transaction that long",
-)
 def test_loader_session_does_not_outlive_the_loader(shared_scenario, database, record):
     """A loader session's wait_timeout, read back from the server."""
     # GIVEN the loader's own connection, opened as a run opens it
