@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pymysql
-import pytest
 
 from loaders.verify import verify
 from localmode import demo, server
