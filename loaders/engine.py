@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import queue
 import re
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -30,7 +32,7 @@ import pyarrow.compute as pc
 
 from contract.config import ConfigError, PipelineConfig, TableMapping
 from loaders import ledger, sql
-from loaders.arrowfile import SCHEMA, prepare, read_batches, with_position
+from loaders.arrowfile import SCHEMA, load_file, prepare, read_batches, with_position
 from loaders.errors import LoaderError, TerminalError, TransientError, classify, error_code
 from loaders.merge import merge_chunk
 from loaders.quarantine import Quarantine, S3Quarantine
@@ -131,6 +133,75 @@ class _Job:
     @property
     def id(self) -> str:
         return ledger.job_id(self.key, self.etag)
+
+
+@dataclass
+class _Chunk:
+    """One chunk as the producer hands it over: invalid lines, and (rows, load file) parts."""
+
+    bad: pa.Table
+    parts: list[tuple[pa.Table, tuple[pa.Buffer, bool]]]
+
+
+class _Prefetch:
+    """Runs a generator on a second thread, at most ``ahead`` items alive at once.
+
+    The consumer calls ``done_with_one`` after each item it finished with, and ``close``
+    always: it stops the producer (closing its generator, so readers close) and joins it.
+    An exception in the producer is raised to the consumer at that point of the stream.
+    """
+
+    _END = object()
+
+    def __init__(self, items: Iterator[Any], *, ahead: int) -> None:
+        self._items = items
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._slots = threading.Semaphore(ahead)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._produce, name="ddbload-prefetch", daemon=True)
+        self._thread.start()
+
+    def _produce(self) -> None:
+        try:
+            while True:
+                while not self._slots.acquire(timeout=0.1):
+                    if self._stop.is_set():
+                        return
+                if self._stop.is_set():
+                    return
+                try:
+                    item = next(self._items)
+                except StopIteration:
+                    self._queue.put(self._END)
+                    return
+                self._queue.put(item)
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer, raised there
+            self._queue.put(_Raised(e))
+        finally:
+            with contextlib.suppress(Exception):
+                self._items.close()  # type: ignore[attr-defined]
+
+    def __iter__(self) -> Iterator[Any]:
+        while True:
+            item = self._queue.get()
+            if item is self._END:
+                return
+            if isinstance(item, _Raised):
+                raise item.error
+            yield item
+
+    def done_with_one(self) -> None:
+        self._slots.release()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._slots.release()
+        self._thread.join()
+
+
+@dataclass
+class _Raised:
+    error: BaseException
 
 
 class _Restart(Exception):
@@ -387,6 +458,22 @@ class _Runner:
         return Target.of(mapping)
 
     def _stream(self, batch: list[_Job], target: Target | None) -> None:
+        """Merge the batch chunk by chunk while the next chunk is read and built.
+
+        Reading gzip JSON and building load files (Arrow, GIL released) runs on a
+        second thread one chunk ahead of the merge (PyMySQL waits on the server with
+        the GIL released): at most two chunks are in memory at once.
+        """
+        chunks = _Prefetch(self._chunks(batch, target), ahead=2)
+        try:
+            for chunk in chunks:
+                self._merge(batch, target, chunk)
+                chunks.done_with_one()
+        finally:
+            chunks.close()
+
+    def _chunks(self, batch: list[_Job], target: Target | None) -> Iterator[_Chunk]:
+        """Prepared chunks of up to ``chunk_rows`` rows, in file order (the producer side)."""
         pending: list[pa.Table] = []
         rows = 0
         for index, job in enumerate(batch):
@@ -403,7 +490,7 @@ class _Runner:
                     pending.append(table)
                     rows += table.num_rows
                     if rows >= self.settings.chunk_rows:
-                        self._flush(batch, target, pending)
+                        yield self._prepare(batch, target, pending)
                         mine, pending, rows = [], [], 0
             except (OSError, pa.ArrowException, EOFError) as e:
                 if job.flushed:
@@ -411,19 +498,19 @@ class _Runner:
                 pending = [t for t in pending if not any(t is m for m in mine)]
                 rows = sum(t.num_rows for t in pending)
                 job.bad_file = f"{job.key} is unreadable: {e}"
-        self._flush(batch, target, pending)
+        if pending:
+            yield self._prepare(batch, target, pending)
 
-    def _flush(self, batch: list[_Job], target: Target | None, tables: list[pa.Table]) -> None:
-        if not tables:
-            return
+    def _prepare(self, batch: list[_Job], target: Target | None, tables: list[pa.Table]) -> _Chunk:
+        """Client work of one chunk: validate, keep the newest per key, build the load files."""
         table = pa.concat_tables(tables)
         for index in set(pc.unique(table["_file"]).to_pylist()):
+            # Handed to the merge: a later read error in this file needs a restart.
             batch[index].flushed = True
         if target is None:
             reason = "the table is not configured and no line carries a usable key"
-            table = table.append_column("_reason", pa.array([reason] * table.num_rows, pa.string()))
-            self._reject(batch, table)
-            return
+            bad = table.append_column("_reason", pa.array([reason] * table.num_rows, pa.string()))
+            return _Chunk(bad, [])
         m = target.mapping
         prepared = prepare(
             table,
@@ -432,9 +519,16 @@ class _Runner:
             ttl_keep=m.ttl_policy == "keep",
             soft_delete=m.delete_mode == "soft",
         )
-        self._reject(batch, prepared.bad)
-        for rows in (prepared.before_marks, prepared.rows):
-            outcome = merge_chunk(self.conn, target, rows)
+        parts = [(rows, load_file(rows)) for rows in (prepared.before_marks, prepared.rows)]
+        return _Chunk(prepared.bad, parts)
+
+    def _merge(self, batch: list[_Job], target: Target | None, chunk: _Chunk) -> None:
+        """Server work of one chunk: stage and merge each part, count per file."""
+        self._reject(batch, chunk.bad)
+        if target is None:
+            return
+        for rows, file in chunk.parts:
+            outcome = merge_chunk(self.conn, target, rows, file)
             if outcome.rejected:
                 picked = rows.filter(
                     pc.is_in(rows["_row"], pa.array(list(outcome.rejected), pa.int64()))

@@ -75,15 +75,20 @@ def _drop(cur: Any, rejected: dict[int, str]) -> None:
         cur.execute(sql.delete_stage_rows(len(part)), part)
 
 
-def merge_chunk(conn: Any, t: Target, rows: pa.Table) -> ChunkOutcome:
-    """Stage ``rows`` (prepared winners), quarantine misfits, merge; no COMMIT here."""
+def merge_chunk(
+    conn: Any, t: Target, rows: pa.Table, file: tuple[pa.Buffer, bool] | None = None
+) -> ChunkOutcome:
+    """Stage ``rows`` (prepared winners), quarantine misfits, merge; no COMMIT here.
+
+    ``file``: the load file of ``rows`` (``arrowfile.load_file``) if already built.
+    """
     out = ChunkOutcome()
     if rows.num_rows == 0:
         return out
     with conn.cursor() as cur:
         cur.execute(sql.drop_stage())
         cur.execute(sql.create_stage(t))
-        data, escaped = load_file(rows)
+        data, escaped = file if file is not None else load_file(rows)
         with conn.infile(data) as name:
             statement, params = sql.load_data(t, name, escaped)
             cur.execute(statement, params)
