@@ -15,6 +15,7 @@ loader handler (``loaders.handler.handler``) in this process with
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -61,19 +62,54 @@ def scheduler_event(resources: LocalResources, when: datetime | None = None) -> 
     }
 
 
-@contextmanager
-def environment(values: Mapping[str, str]) -> Iterator[None]:
+class _SharedEnvironment:
+    """Process environment shared by overlapping invocations in one process.
+
+    Lambda gives each invocation its own process; here invocations may overlap in
+    threads (a reload while a scheduled run goes on). Setting and restoring
+    ``os.environ`` per invocation would then race: the later one restores what the
+    earlier one set, and a stale endpoint outlives both. So invocations with the same
+    values share one setting, restored when the last leaves; different values wait.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._values: dict[str, str] | None = None
+        self._saved: dict[str, str | None] = {}
+        self._users = 0
+
+    @contextmanager
+    def use(self, values: Mapping[str, str]) -> Iterator[None]:
+        wanted = dict(values)
+        with self._cond:
+            while self._values is not None and self._values != wanted:
+                self._cond.wait()
+            if self._values is None:
+                self._saved = {name: os.environ.get(name) for name in wanted}
+                os.environ.update(wanted)
+                self._values = wanted
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._users -= 1
+                if self._users == 0:
+                    for name, old in self._saved.items():
+                        if old is None:
+                            os.environ.pop(name, None)
+                        else:
+                            os.environ[name] = old
+                    self._values = None
+                    self._cond.notify_all()
+
+
+_SHARED = _SharedEnvironment()
+
+
+def environment(values: Mapping[str, str]) -> Any:
     """Set environment variables for the duration of one invocation, then restore them."""
-    before = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, old in before.items():
-            if old is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = old
+    return _SHARED.use(values)
 
 
 def tick(

@@ -11,15 +11,14 @@ from loaders.cli import app
 from localmode import aws
 from tests.cli.conftest import change, put_staging
 
-NOW_US = int(time.time() * 1e6)
-
 
 def test_status_reports_backlog_last_load_and_lag(runner: CliRunner, local_stack) -> None:
     # GIVEN one file loaded (newest change 90 s ago) and one still pending
+    now_us = int(time.time() * 1e6)  # at test time, not import time: collection can be slow
     loaded = put_staging(
         local_stack,
         "table=customers/2025/06/15/15/one.gz",
-        [change("a", NOW_US - 200_000_000), change("b", NOW_US - 90_000_000)],
+        [change("a", now_us - 200_000_000), change("b", now_us - 90_000_000)],
     )
     result = runner.invoke(app, ["reload", "--local", "--prefix", loaded, "--yes"])
     assert result.exit_code == 0, result.output
