@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     for name in args.suites or suites:
         print(f"== {name}", flush=True)
-        importlib.import_module(f"bench.{name}_bench").run(results, args.quick)
+        with results.suite(name):
+            importlib.import_module(f"bench.{name}_bench").run(results, args.quick)
     results.write()
     print()
     print(results.table())
