@@ -26,6 +26,7 @@ STAGE = f"{SYSTEM_PREFIX}stage"
 # InnoDB's limit on a primary key, in bytes; key columns share it.
 _KEY_BYTES = 3072
 _DECIMAL_BYTES = 30
+NUMBER_KEY_TYPE = "DECIMAL(65,27)"
 SEQ_TYPE = "VARCHAR(128) CHARACTER SET ascii COLLATE ascii_bin"
 # NO PAD: DynamoDB keys 'a' and 'a ' are different items, so they must be different rows.
 STRING_KEY_CHARSET = "CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin"
@@ -59,7 +60,9 @@ def key_sql_types(letters: list[str]) -> list[str]:
         if x == "S":
             types.append(f"VARCHAR({share // 4}) {STRING_KEY_CHARSET}")
         elif x == "N":
-            types.append("DECIMAL(65,30)")
+            # 38 integer digits (every DynamoDB integer key) and 27 decimals; a key outside
+            # that would round, so it is quarantined with its reason, never merged.
+            types.append(NUMBER_KEY_TYPE)
         else:
             types.append(f"VARBINARY({share})")
     return types

@@ -76,7 +76,7 @@ def test_number_and_binary_keys_are_exact(conn, admin):
     # GIVEN a table keyed by binary partition key and numeric sort key
     config = parse_config({})
     blobs = [b"\x00\x01\xff", b"\t\n\r\\", "😀".encode()]
-    numbers = ["12345678901234567890123456789012345", "0.000000000000000000000000000001", "-7.5"]
+    numbers = ["12345678901234567890123456789012345678", "0.000000000000000000000000001", "-7.5"]
     lines = [
         change("tbl3", {"b": {"B": base64.b64encode(raw).decode()}, "n": {"N": num}}, {}, 1)
         for raw in blobs
@@ -91,7 +91,7 @@ def test_number_and_binary_keys_are_exact(conn, admin):
 
 
 def test_key_that_would_round_is_quarantined_not_merged(conn, admin):
-    # GIVEN two numeric keys that differ only beyond DECIMAL(65,30), and a normal key
+    # GIVEN two numeric keys that differ only beyond the key column's 27 decimals, and a normal key
     config = parse_config({})
     q = MemoryQuarantine()
     k1 = "1." + "0" * 30 + "1"
@@ -111,6 +111,21 @@ def test_key_that_would_round_is_quarantined_not_merged(conn, admin):
     assert all("truncated" in r["_reason"].lower() for r in q.rows[key])
     [row] = ledger.ledger_rows(conn, [key])
     assert (row.records_read, row.rows_applied, row.rows_quarantined) == (3, 1, 2)
+
+
+def test_38_digit_integer_keys_stay_distinct_rows(conn, admin):
+    # GIVEN numeric keys at DynamoDB's full 38 digits that differ only in the last digit
+    config = parse_config({})
+    big = "9" * 37
+    keys = [big + "8", big + "9", "-" + big + "9", "0.000000000000000000000000001"]
+    lines = [change("tbl38", {"n": {"N": k}}, {"a": {"S": k}}, 1) for k in keys]
+    key, etag, data = obj("tbl38", lines)
+    # WHEN loaded
+    [result] = load_staging_bytes(conn, config, [(key, etag, data)], quarantine=MemoryQuarantine())
+    # THEN each is its own row, exactly
+    assert (result.applied, result.quarantined) == (4, 0)
+    got = sorted(n for (n,) in fetch(admin, "SELECT n FROM tbl38"))
+    assert got == sorted(Decimal(k) for k in keys)
 
 
 def test_misfit_mapped_value_is_quarantined_and_the_rest_loads(conn, admin):
