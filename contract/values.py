@@ -251,6 +251,20 @@ def key_value(av: object) -> tuple[str, Any]:
     raise BadValue(f"key attributes must be S, N or B, got {str(tag)[:20]!r}")
 
 
+def wire_value(av: dict[str, Any]) -> dict[str, Any]:
+    """A boto3-parsed attribute value (binary as bytes) -> its JSON wire form (base64 text)."""
+    ((tag, v),) = av.items()
+    if tag == "B":
+        return {"B": binascii.b2a_base64(bytes(v), newline=False).decode()}
+    if tag == "BS":
+        return {"BS": [binascii.b2a_base64(bytes(x), newline=False).decode() for x in v]}
+    if tag == "M":
+        return {"M": {k: wire_value(x) for k, x in v.items()}}
+    if tag == "L":
+        return {"L": [wire_value(x) for x in v]}
+    return {tag: v}
+
+
 class _Num(str):
     """Number text kept verbatim while parsing plain JSON (no float on the way back)."""
 

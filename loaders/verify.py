@@ -34,7 +34,7 @@ import pymysql
 
 from contract.config import PipelineConfig, TableMapping
 from contract.staging import key_text
-from contract.values import _Num, canonical_number, loads_exact, to_plain
+from contract.values import _Num, canonical_number, loads_exact, to_plain, wire_value
 from loaders import sql
 
 # (stage label, units done so far, total or None when unknown)
@@ -180,23 +180,9 @@ def _digest(values: list[Any]) -> str:
 # -- the two sides -----------------------------------------------------------------------
 
 
-def _wire(av: dict[str, Any]) -> dict[str, Any]:
-    """A boto3 low-level attribute value with binary as base64 text (the JSON wire form)."""
-    ((tag, v),) = av.items()
-    if tag == "B":
-        return {"B": base64.b64encode(bytes(v)).decode()}
-    if tag == "BS":
-        return {"BS": [base64.b64encode(bytes(x)).decode() for x in v]}
-    if tag == "M":
-        return {"M": {k: _wire(x) for k, x in v.items()}}
-    if tag == "L":
-        return {"L": [_wire(x) for x in v]}
-    return {tag: v}
-
-
 def item_entry(mapping: TableMapping, item: dict[str, Any]) -> tuple[str, str]:
     """(key text, checksum) of one DynamoDB item (boto3 low-level form) under ``mapping``."""
-    wire = {k: _wire(v) for k, v in item.items()}
+    wire = {k: wire_value(v) for k, v in item.items()}
     key, _ = key_text({k.name: wire[k.name] for k in mapping.keys})
     plain = loads_exact(to_plain(wire)[0])
     values = [_expected_column(c.sql_type, _at(plain, c.path)) for c in mapping.columns]

@@ -24,7 +24,6 @@ service identity, exactly what AWS sends for an expired item.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
@@ -32,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from contract.staging import key_text
+from contract.values import wire_value
 from localmode import state
 from localmode.aws import Clients
 from localmode.resources import LocalResources
@@ -42,22 +42,8 @@ _PUT_BATCH = 500  # PutRecords limit
 _PUT_BYTES = 4 * 1024 * 1024  # stay under PutRecords' 5 MiB per request
 
 
-def _wire_value(av: dict[str, Any]) -> dict[str, Any]:
-    """A boto3-parsed attribute value back to its JSON wire form (bytes -> base64 text)."""
-    ((tag, v),) = av.items()
-    if tag == "B":
-        return {"B": base64.b64encode(bytes(v)).decode()}
-    if tag == "BS":
-        return {"BS": [base64.b64encode(bytes(x)).decode() for x in v]}
-    if tag == "M":
-        return {"M": {k: _wire_value(x) for k, x in v.items()}}
-    if tag == "L":
-        return {"L": [_wire_value(x) for x in v]}
-    return {tag: v}
-
-
 def _wire_image(image: dict[str, Any]) -> dict[str, Any]:
-    return {k: _wire_value(v) for k, v in image.items()}
+    return {k: wire_value(v) for k, v in image.items()}
 
 
 def epoch_micros(moment: datetime | int | float) -> int:

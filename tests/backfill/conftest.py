@@ -16,6 +16,7 @@ import pytest
 from moto import mock_aws
 
 from contract import staging
+from contract.values import wire_value
 from loaders.backfill_store import Store
 
 BUCKET = "ddbload-backfill-test"
@@ -115,23 +116,9 @@ def scan_all(ddb: Any, table: str) -> dict[str, dict[str, Any]]:
     paginator = ddb.get_paginator("scan")
     for page in paginator.paginate(TableName=table, ConsistentRead=True):
         for item in page["Items"]:
-            item = {k: _wire(v) for k, v in item.items()}
+            item = {k: wire_value(v) for k, v in item.items()}
             found[staging.key_text({k: item[k] for k in key_names})[0]] = item
     return found
-
-
-def _wire(av: dict[str, Any]) -> dict[str, Any]:
-    """boto3 decodes binary to bytes; the contract (and DynamoDB's wire) use base64 text."""
-    ((tag, v),) = av.items()
-    if tag == "B":
-        return {"B": base64.b64encode(v).decode()}
-    if tag == "BS":
-        return {"BS": [base64.b64encode(x).decode() for x in v]}
-    if tag == "M":
-        return {"M": {k: _wire(x) for k, x in v.items()}}
-    if tag == "L":
-        return {"L": [_wire(x) for x in v]}
-    return {tag: v}
 
 
 def write_export(
