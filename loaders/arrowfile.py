@@ -109,15 +109,19 @@ def _newest_per_key(sorted_rows: pa.Table) -> pa.Array:
     return pa.concat_arrays([pa.array([True]), pc.not_equal(keys.slice(1), keys.slice(0, n - 1))])
 
 
-def _numbered(rows: pa.Table) -> pa.Table:
-    """Order rows by (op, file), keys ascending within, and number them from 1.
+def _numbered(rows: pa.Table, narrow: pa.Table, at: pa.Array) -> pa.Table:
+    """The rows at ``at`` of ``rows``, ordered by (op, file), keys ascending within, numbered.
 
-    Each (op, file) group is then one ``_row`` range of the stage: the merge runs one
-    statement per group and reads that file's winners from what the statement reports.
+    ``narrow`` holds the ``_op`` and ``_file`` of those rows (in ``at`` order, keys
+    ascending); the stable sort keeps keys ascending within each group. Each (op, file)
+    group is then one ``_row`` range of the stage: the merge runs one statement per
+    group and reads that file's winners from what the statement reports. The wide
+    rows (items) are copied once, here.
     """
-    order = pc.sort_indices(rows, sort_keys=[("_op", "ascending"), ("_file", "ascending")])
-    rows = rows.take(order)
-    return rows.append_column("_row", pa.array(range(1, rows.num_rows + 1), pa.int64()))
+    order = pc.sort_indices(narrow, sort_keys=[("_op", "ascending"), ("_file", "ascending")])
+    picked = rows.take(pc.take(at, order))
+    picked = picked.append_column("_op", pc.take(narrow["_op"], order))
+    return picked.append_column("_row", pa.array(range(1, picked.num_rows + 1), pa.int64()))
 
 
 @dataclass(frozen=True)
@@ -153,20 +157,25 @@ def groups(rows: pa.Table) -> list[Group]:
 def prepare(
     table: pa.Table, source: str, key_types: str, *, ttl_keep: bool, soft_delete: bool
 ) -> Prepared:
-    """Validate, assign op codes, and keep the newest version of each key."""
+    """Validate, assign op codes, and keep the newest version of each key.
+
+    Sorting and picking run on a narrow table (key, version, seq, op, file) and on row
+    positions; the wide rows are copied only once, as the winners (``_numbered``).
+    """
     reason = _check(table, source, key_types)
     invalid = pc.is_valid(reason)
     bad = table.filter(invalid).append_column("_reason", pc.filter(reason, invalid))
-    good = table.filter(pc.invert(invalid))
-    removes = pc.equal(good["op"], "REMOVE")
-    expire = pc.and_(removes, pc.fill_null(good["ttl_delete"], False)) if ttl_keep else None
+    at = pc.indices_nonzero(pc.invert(invalid))
+    narrow = table.select(["key", "version_us", "seq", "op", "ttl_delete", "_file"]).take(at)
+    removes = pc.equal(narrow["op"], "REMOVE")
+    expire = pc.and_(removes, pc.fill_null(narrow["ttl_delete"], False)) if ttl_keep else None
     op = pc.if_else(removes, pa.scalar(OP_DELETE), pa.scalar(OP_UPSERT))
     if expire is not None:
         op = pc.if_else(expire, pa.scalar(OP_EXPIRE), op)
-    good = good.append_column("_op", op)
-    good = good.append_column("_seqlen", pc.utf8_length(good["seq"]))
+    narrow = narrow.select(["key", "version_us", "seq", "_file"]).append_column("_op", op)
+    narrow = narrow.append_column("_seqlen", pc.utf8_length(narrow["seq"]))
     order = pc.sort_indices(
-        good,
+        narrow,
         sort_keys=[
             ("key", "ascending"),
             ("version_us", "descending"),
@@ -174,17 +183,21 @@ def prepare(
             ("seq", "descending"),
         ],
     )
-    good = good.take(order)
-    keep = _newest_per_key(good)
-    winners = good.filter(keep)
+    narrow = narrow.take(order)
+    at = pc.take(at, order)
+    keep = _newest_per_key(narrow)
+    winners, winners_at = narrow.filter(keep), pc.filter(at, keep)
     marks = [OP_EXPIRE] + ([OP_DELETE] if soft_delete else [])
     is_mark = pc.is_in(winners["_op"], pa.array(marks))
-    before = good.slice(0, 0)
+    before, before_at = narrow.slice(0, 0), at.slice(0, 0)
     if pc.any(is_mark).as_py():
-        upserts = good.filter(pc.equal(good["_op"], OP_UPSERT))
-        newest = upserts.filter(_newest_per_key(upserts))
-        before = newest.filter(pc.is_in(newest["key"], winners.filter(is_mark)["key"]))
-    return Prepared(_numbered(winners), bad, _numbered(before))
+        upserting = pc.equal(narrow["_op"], OP_UPSERT)
+        upserts, upserts_at = narrow.filter(upserting), pc.filter(at, upserting)
+        newest = _newest_per_key(upserts)
+        upserts, upserts_at = upserts.filter(newest), pc.filter(upserts_at, newest)
+        marked = pc.is_in(upserts["key"], winners.filter(is_mark)["key"])
+        before, before_at = upserts.filter(marked), pc.filter(upserts_at, marked)
+    return Prepared(_numbered(table, winners, winners_at), bad, _numbered(table, before, before_at))
 
 
 _CONTROL = ("\t", "\n", "\r", "\0")
