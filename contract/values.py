@@ -153,7 +153,6 @@ def _plain(av: object, types: TypeMap, name: str) -> Any:
 
 # The hot path: S, N, M, L and BOOL (nearly every value of a real item) are
 # handled inline below; everything else, and every error, goes through _plain.
-# A value that is not a one-entry object fails the unpacking and goes there too.
 _Fragment = orjson.Fragment
 _is_json_number = _JSON_NUMBER.fullmatch
 
@@ -163,36 +162,40 @@ def _plain_map(m: dict[str, Any], types: TypeMap) -> dict[str, Any]:
     k = ""
     try:
         for k, x in m.items():
-            try:
-                ((tag, v),) = x.items()
-            except (AttributeError, ValueError):
-                out[k] = _plain(x, types, k)
-                continue
-            if tag == "S":
-                if type(v) is str:
-                    out[k] = v
-                    continue
-            elif tag == "N":
-                if type(v) is str and _is_json_number(v):
-                    out[k] = _Fragment(v)
-                    continue
-            elif tag == "M":
-                if type(v) is dict:
-                    sub: TypeMap = {}
-                    out[k] = _plain_map(v, sub)
-                    if sub:
-                        types[k] = sub
-                    continue
-            elif tag == "L":
-                if type(v) is list:
-                    sub = {}
-                    out[k] = _plain_list(v, sub)
-                    if sub:
-                        types[k] = sub
-                    continue
-            elif tag == "BOOL" and type(v) is bool:
-                out[k] = v
-                continue
+            # Membership tests on a one-entry dict are cheaper than unpacking
+            # its items; anything unusual falls through to _plain, which checks all.
+            if type(x) is dict and len(x) == 1:
+                if "S" in x:
+                    v = x["S"]
+                    if type(v) is str:
+                        out[k] = v
+                        continue
+                elif "N" in x:
+                    v = x["N"]
+                    if type(v) is str and _is_json_number(v):
+                        out[k] = _Fragment(v)
+                        continue
+                elif "M" in x:
+                    v = x["M"]
+                    if type(v) is dict:
+                        sub: TypeMap = {}
+                        out[k] = _plain_map(v, sub)
+                        if sub:
+                            types[k] = sub
+                        continue
+                elif "L" in x:
+                    v = x["L"]
+                    if type(v) is list:
+                        sub = {}
+                        out[k] = _plain_list(v, sub)
+                        if sub:
+                            types[k] = sub
+                        continue
+                elif "BOOL" in x:
+                    v = x["BOOL"]
+                    if type(v) is bool:
+                        out[k] = v
+                        continue
             out[k] = _plain(x, types, k)
     except BadValue as e:
         e.path.insert(0, k)
@@ -206,22 +209,26 @@ def _plain_list(values: list[Any], types: TypeMap) -> list[Any]:
     i = 0
     try:
         for i, x in enumerate(values):
-            try:
-                ((tag, v),) = x.items()
-            except (AttributeError, ValueError):
-                append(_plain(x, types, str(i)))
-                continue
-            if tag == "S" and type(v) is str:
-                append(v)
-            elif tag == "N" and type(v) is str and _is_json_number(v):
-                append(_Fragment(v))
-            elif tag == "M" and type(v) is dict:
-                sub: TypeMap = {}
-                append(_plain_map(v, sub))
-                if sub:
-                    types[str(i)] = sub
-            else:
-                append(_plain(x, types, str(i)))
+            if type(x) is dict and len(x) == 1:
+                if "S" in x:
+                    v = x["S"]
+                    if type(v) is str:
+                        append(v)
+                        continue
+                elif "N" in x:
+                    v = x["N"]
+                    if type(v) is str and _is_json_number(v):
+                        append(_Fragment(v))
+                        continue
+                elif "M" in x:
+                    v = x["M"]
+                    if type(v) is dict:
+                        sub: TypeMap = {}
+                        append(_plain_map(v, sub))
+                        if sub:
+                            types[str(i)] = sub
+                        continue
+            append(_plain(x, types, str(i)))
     except BadValue as e:
         e.path.insert(0, str(i))
         raise

@@ -20,8 +20,7 @@ from typing import Any
 
 import orjson
 
-from contract.staging import encode_line
-from transforms.normalize import Rejected, normalize
+from transforms.normalize import Rejected, normalize_encoded
 
 # Lambda caps a synchronous response at 6 MB; read as 10**6 bytes to be safe,
 # then keep room for the envelope and for serializers that escape more.
@@ -120,12 +119,12 @@ def _transform(record: dict[str, Any]) -> tuple[str, str]:
     meta = record.get("kinesisRecordMetadata")
     if type(meta) is not dict:
         raise Rejected("not_kinesis_source", "record has no kinesisRecordMetadata")
-    line = normalize(
+    line, table = normalize_encoded(
         change,
         sequence_number=meta.get("sequenceNumber"),  # type: ignore[arg-type]
         arrival_ms=record.get("approximateArrivalTimestamp"),  # type: ignore[arg-type]
     )
-    return binascii.b2a_base64(encode_line(line), newline=False).decode("ascii"), line.table
+    return binascii.b2a_base64(line, newline=False).decode("ascii"), table
 
 
 def _failed_size(record: dict[str, Any]) -> int:

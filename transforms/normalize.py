@@ -46,6 +46,17 @@ def is_ttl_delete(record: dict[str, Any]) -> bool:
 
 def normalize(record: Any, *, sequence_number: str, arrival_ms: int) -> StagingLine:
     """A decoded DynamoDB Kinesis-destination record -> its staging line; raises ``Rejected``."""
+    return StagingLine(*_fields(record, sequence_number, arrival_ms))
+
+
+def normalize_encoded(record: Any, *, sequence_number: str, arrival_ms: int) -> tuple[bytes, str]:
+    """``normalize`` then ``encode_line``, without the ``StagingLine``: (line bytes, table)."""
+    fields = _fields(record, sequence_number, arrival_ms)
+    return staging.encode_fields(*fields), fields[0]
+
+
+def _fields(record: Any, sequence_number: str, arrival_ms: int) -> tuple[Any, ...]:
+    """The staging line fields of a change, in ``StagingLine`` order; raises ``Rejected``."""
     if type(record) is not dict or record.get("eventSource") != "aws:dynamodb":
         raise Rejected("not_dynamodb_change", "the record is not a DynamoDB change record")
     body = record.get("dynamodb")
@@ -92,18 +103,18 @@ def normalize(record: Any, *, sequence_number: str, arrival_ms: int) -> StagingL
         item = plain.decode()
         if types:
             item_types = orjson.dumps(types).decode()
-    return StagingLine(
-        table=table,
-        op=op,
-        key=key,
-        key_types=key_types,
-        item=item,
-        item_types=item_types,
-        version_us=version,
-        seq=sequence_number.lstrip("0") or "0",
-        ttl_delete=op == "REMOVE" and is_ttl_delete(record),
-        event_id=event_id,
-        arrival_ms=arrival_ms,
+    return (
+        table,
+        op,
+        key,
+        key_types,
+        item,
+        item_types,
+        version,
+        sequence_number.lstrip("0") or "0",
+        op == "REMOVE" and is_ttl_delete(record),
+        event_id,
+        arrival_ms,
     )
 
 
