@@ -81,13 +81,19 @@ def key_text(keys: dict[str, Any]) -> tuple[str, str]:
     """Typed key attributes -> (canonical plain JSON text, key type letters)."""
     if type(keys) is not dict or not keys:
         raise values.BadValue("Keys must be a non-empty object")
-    letters = []
+    letters = ""
     plain = {}
     for name in sorted(keys):
-        letter, value = values.key_value(keys[name])
-        letters.append(letter)
+        av = keys[name]
+        # String keys, the usual case, inline; key_value checks everything else.
+        if type(av) is dict and len(av) == 1 and type(text := av.get("S")) is str:
+            letters += "S"
+            plain[name] = text
+            continue
+        letter, value = values.key_value(av)
+        letters += letter
         plain[name] = value
-    return orjson.dumps(plain).decode(), "".join(letters)
+    return orjson.dumps(plain).decode(), letters
 
 
 @dataclass(frozen=True, slots=True)

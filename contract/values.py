@@ -157,6 +157,11 @@ _Fragment = orjson.Fragment
 _is_json_number = _JSON_NUMBER.fullmatch
 
 
+def _is_json_integer(v: str) -> bool:
+    """A non-negative integer in JSON's grammar: the common number, checked without the regex."""
+    return v.isdigit() and v.isascii() and (v[0] != "0" or len(v) == 1)
+
+
 def _plain_map(m: dict[str, Any], types: TypeMap) -> dict[str, Any]:
     out: dict[str, Any] = {}
     k = ""
@@ -172,7 +177,7 @@ def _plain_map(m: dict[str, Any], types: TypeMap) -> dict[str, Any]:
                         continue
                 elif "N" in x:
                     v = x["N"]
-                    if type(v) is str and _is_json_number(v):
+                    if type(v) is str and (_is_json_integer(v) or _is_json_number(v)):
                         out[k] = _Fragment(v)
                         continue
                 elif "M" in x:
@@ -217,7 +222,7 @@ def _plain_list(values: list[Any], types: TypeMap) -> list[Any]:
                         continue
                 elif "N" in x:
                     v = x["N"]
-                    if type(v) is str and _is_json_number(v):
+                    if type(v) is str and (_is_json_integer(v) or _is_json_number(v)):
                         append(_Fragment(v))
                         continue
                 elif "M" in x:

@@ -48,13 +48,14 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, list[dict[s
     size = _ENVELOPE
     # What failing every record not yet answered would add: an Ok entry is
     # taken only if that fallback still fits after it.
-    fallback = sum(_failed_size(r) for r in records)
+    id_sizes = [_json_size(r.get("recordId")) for r in records]
+    failed_sizes = [_failed_size(r, i) for r, i in zip(records, id_sizes, strict=True)]
+    fallback = sum(failed_sizes)
     over_budget = False
     ok = 0
-    for record in records:
+    for record, id_size, failed_size in zip(records, id_sizes, failed_sizes, strict=True):
         record_id = record.get("recordId")
         data = record.get("data")
-        failed_size = _failed_size(record)
         fallback -= failed_size
         if over_budget:
             reason = ("response_budget", "the response would exceed the Lambda 6 MB limit")
@@ -64,7 +65,7 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, list[dict[s
             except Rejected as e:
                 reason = (e.reason, e.detail)
             else:
-                ok_size = _OK_OVERHEAD + _json_size(record_id) + len(line) + len(table)
+                ok_size = _OK_OVERHEAD + id_size + len(line) + len(table)
                 if size + ok_size + fallback <= RESPONSE_BUDGET_BYTES:
                     results.append(
                         {
@@ -127,13 +128,10 @@ def _transform(record: dict[str, Any]) -> tuple[str, str]:
     return binascii.b2a_base64(line, newline=False).decode("ascii"), table
 
 
-def _failed_size(record: dict[str, Any]) -> int:
+def _failed_size(record: dict[str, Any], id_size: int) -> int:
+    """Serialized size of a ProcessingFailed entry for ``record`` (``id_size``: its recordId's)."""
     data = record.get("data")
-    return (
-        _FAILED_OVERHEAD
-        + _json_size(record.get("recordId"))
-        + (_json_size(data) if type(data) is str else 0)
-    )
+    return _FAILED_OVERHEAD + id_size + (_json_size(data) if type(data) is str else 0)
 
 
 def _json_size(text: object) -> int:
