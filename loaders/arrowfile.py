@@ -110,15 +110,15 @@ def _newest_per_key(sorted_rows: pa.Table) -> pa.Array:
 
 
 def _numbered(rows: pa.Table, narrow: pa.Table, at: pa.Array) -> pa.Table:
-    """The rows at ``at`` of ``rows``, ordered by (op, file), keys ascending within, numbered.
+    """The rows at ``at`` of ``rows``, ordered by op, keys ascending within, numbered from 1.
 
-    ``narrow`` holds the ``_op`` and ``_file`` of those rows (in ``at`` order, keys
-    ascending); the stable sort keeps keys ascending within each group. Each (op, file)
-    group is then one ``_row`` range of the stage: the merge runs one statement per
-    group and reads that file's winners from what the statement reports. The wide
-    rows (items) are copied once, here.
+    ``narrow`` holds the ``_op`` of those rows (in ``at`` order, keys ascending); the
+    stable sort keeps keys ascending within each op. Each op is then one ``_row`` range
+    of the stage that the merge runs in key order, one statement per op (a statement
+    per file would sweep the target's key space once per file). The wide rows (items)
+    are copied once, here.
     """
-    order = pc.sort_indices(narrow, sort_keys=[("_op", "ascending"), ("_file", "ascending")])
+    order = pc.sort_indices(narrow, sort_keys=[("_op", "ascending")])
     picked = rows.take(pc.take(at, order))
     picked = picked.append_column("_op", pc.take(narrow["_op"], order))
     return picked.append_column("_row", pa.array(range(1, picked.num_rows + 1), pa.int64()))
@@ -126,26 +126,22 @@ def _numbered(rows: pa.Table, narrow: pa.Table, at: pa.Array) -> pa.Table:
 
 @dataclass(frozen=True)
 class Group:
-    """The rows of one op from one file: a contiguous ``_row`` range of a numbered table."""
+    """The rows of one op: a contiguous ``_row`` range of a numbered table."""
 
     op: str
-    file: int
     first: int
     last: int
 
 
 def groups(rows: pa.Table) -> list[Group]:
-    """The (op, file) groups of a table numbered by ``prepare``, in row order."""
+    """The op groups of a table numbered by ``prepare``, in row order."""
     if rows.num_rows == 0:
         return []
-    counts = rows.group_by(["_op", "_file"], use_threads=False).aggregate(
-        [("_row", "min"), ("_row", "max")]
-    )
+    counts = rows.group_by(["_op"], use_threads=False).aggregate([("_row", "min"), ("_row", "max")])
     found = [
-        Group(op, int(file), int(first), int(last))
-        for op, file, first, last in zip(
+        Group(op, int(first), int(last))
+        for op, first, last in zip(
             counts["_op"].to_pylist(),
-            counts["_file"].to_pylist(),
             counts["_row_min"].to_pylist(),
             counts["_row_max"].to_pylist(),
             strict=True,

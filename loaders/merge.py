@@ -3,9 +3,10 @@
 The caller holds the table's named lock and an open transaction; this module
 loads the prepared rows into a temporary stage, moves every row that produced
 a warning (a value that does not fit its column, a key that would round) out
-to quarantine, then merges the rest with version guards: one statement per
-(op, file) group of rows, so each file's winners are what its statement reports
-(no separate counting pass), and deletes touch only the delete rows.
+to quarantine, then merges the rest with version guards: one statement per op,
+over the stage in key order (so the target's B-tree is swept once), after one
+query that counts, per file and op, the rows those statements will win. Each
+statement's own count of changed rows must agree with it, or nothing commits.
 """
 
 from __future__ import annotations
@@ -68,6 +69,15 @@ def _changed(conn: Any, cur: Any) -> int:
     return cur.rowcount - int(m.group(1))
 
 
+def _agree(op: str, changed: int, wins: dict[tuple[int, str], int]) -> None:
+    counted = sum(n for (_, o), n in wins.items() if o == op)
+    if changed != counted:
+        raise TerminalError(
+            f"the merge of op {op} changed {changed} rows where {counted} were counted to "
+            "win; nothing was committed."
+        )
+
+
 def _drop(cur: Any, rejected: dict[int, str]) -> None:
     ids = sorted(rejected)
     for start in range(0, len(ids), 1000):
@@ -109,18 +119,16 @@ def merge_chunk(
             for (row,) in cur.fetchall():
                 out.rejected.setdefault(int(row), f"the value does not fit column {column} exactly")
         _drop(cur, out.rejected)
-        chunk_groups = groups(rows)
-        for g in chunk_groups:
+        cur.execute(sql.winners(t))
+        for file, op, wins in cur.fetchall():
+            out.wins[(int(file), op)] = int(wins)
+        by_op = groups(rows)
+        for g in by_op:
             if g.op == OP_DELETE and t.hard_delete:
-                continue
-            cur.execute(sql.upsert(t), [g.first, g.last])
-            out.wins[(g.file, g.op)] = _changed(conn, cur)
-        deletes = [g for g in chunk_groups if g.op == OP_DELETE] if t.hard_delete else []
-        if deletes:
-            # Deletes are one contiguous _row range (ops sort first by op).
-            cur.execute(sql.hard_delete(t), [deletes[0].first, deletes[-1].last])
-            for g in deletes:
+                cur.execute(sql.hard_delete(t), [g.first, g.last])
                 cur.execute(sql.write_tombstones(t), [g.first, g.last])
-                out.wins[(g.file, g.op)] = _changed(conn, cur)
+            else:
+                cur.execute(sql.upsert(t), [g.first, g.last])
+            _agree(g.op, _changed(conn, cur), out.wins)
         cur.execute(sql.drop_stage())
     return out

@@ -194,7 +194,7 @@ def create_stage(t: Target) -> str:
     """A temporary table for one LOAD DATA round (temporary DDL does not commit).
 
     Clustered by ``_row``: the load file comes in ``_row`` order (an append), and
-    every statement after it reads one (op, file) group as a range of ``_row``.
+    every statement after it reads one op as a range of ``_row``.
     """
     data = ", ".join(
         [f"{quote(c.name)} {'LONGTEXT' if c.path is None else c.sql_type} NULL" for c in t.data]
@@ -301,8 +301,9 @@ def upsert(t: Target) -> str:
     A newer upsert replaces the row and clears its flags; a newer flag-only change sets
     the flag and keeps the data; an older upsert only fills the data of a flagged row
     whose data is older still. Any order of the same changes gives the same row.
-    Parameters: the first and last ``_row`` of the group it merges. Rows a change wins
-    are inserted or changed; a change that loses leaves its row unchanged.
+    Parameters: the first and last ``_row`` of the op it merges. Rows a change wins
+    are inserted or changed (``winners`` counts them in advance, per file); a change
+    that loses leaves its row unchanged.
     """
     s = quote(STAGE)
     v, q, d, e = quote(VERSION), quote(SEQ), quote(DELETED), quote(EXPIRED)
@@ -345,6 +346,30 @@ def upsert(t: Target) -> str:
     )
 
 
+def winners(t: Target) -> str:
+    """Per file and op, the staged rows the merge statements will insert or change.
+
+    Read before them, from the same rows: stage keys are unique within a round, so each
+    row's outcome depends only on its target row and tombstone as they are now. An
+    upsert or flag wins past a newer-or-absent tombstone when its target row is absent
+    or older, or (an upsert) when the row is flagged and its data older (``upsert``);
+    a hard delete wins on the same terms (``hard_delete`` then ``write_tombstones``).
+    """
+    v, q, d, e = quote(VERSION), quote(SEQ), quote(DELETED), quote(EXPIRED)
+    dv, dq = quote(DATA_VERSION), quote(DATA_SEQ)
+    k0 = t.keys[0]
+    return (
+        f"SELECT s._file, s._op, COUNT(*) FROM {quote(STAGE)} s "
+        f"LEFT JOIN {t.table} t ON {_join(t, 's', 't')} "
+        f"LEFT JOIN {t.tomb} b ON {_join(t, 's', 'b')} "
+        f"WHERE (b.{k0} IS NULL OR {_newer('s._ver', 's._seq', f'b.{v}', f'b.{q}')}) AND "
+        f"(t.{k0} IS NULL OR {_newer('s._ver', 's._seq', f't.{v}', f't.{q}')} OR "
+        f"(s._op = '{OP_UPSERT}' AND (t.{d} OR t.{e}) AND "
+        f"{_newer('s._ver', 's._seq', f't.{dv}', f't.{dq}')})) "
+        "GROUP BY s._file, s._op"
+    )
+
+
 def hard_delete(t: Target) -> str:
     """Remove target rows older than a staged delete; parameters: the deletes' ``_row`` range."""
     v, q = quote(VERSION), quote(SEQ)
@@ -358,8 +383,8 @@ def hard_delete(t: Target) -> str:
 def write_tombstones(t: Target) -> str:
     """Tombstones for deletes that won (no newer target row is left for their key).
 
-    Parameters: the ``_row`` range of one file's deletes; a delete wins exactly when
-    its tombstone is inserted or changed.
+    Parameters: the ``_row`` range of the deletes; a delete wins exactly when its
+    tombstone is inserted or changed.
     """
     v, q = quote(VERSION), quote(SEQ)
     tv, tq = f"{t.tomb}.{v}", f"{t.tomb}.{q}"
