@@ -443,6 +443,9 @@ def _phase(kind: str) -> str:
         return "LOAD DATA"
     if kind.startswith(measure.MERGE_KINDS):
         return "merge SQL"
+    # The loader counts each file's winners from the stage before merging: merge work.
+    if kind.startswith("SELECT _ddbload_stage"):
+        return "merge SQL"
     return "other SQL+COMMIT"
 
 

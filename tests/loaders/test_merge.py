@@ -379,3 +379,34 @@ def test_tombstones_older_than_the_retention_are_pruned(conn, admin):
     load_staging_bytes(conn, config, [obj("tbl17", [change("tbl17", {"pk": {"S": "x"}}, {}, 2)])])
     # THEN only the recent tombstone is left
     assert fetch(admin, "SELECT pk FROM _ddbload_tomb_tbl17") == [("new",)]
+
+
+def test_per_file_counts_are_exact_when_files_overlap_in_one_batch(conn, admin):
+    # GIVEN a target holding k1@5 and k2@5, then one batch of two files whose keys overlap:
+    # file A: k1@3 (stale), k2@7 (wins), k3@1 (loses to B's k3@2), k4 delete@4 (new tombstone)
+    # file B: k3@2 (wins), k2@6 (loses to A's k2@7), k1 delete@9 (wins), k5@1 (new)
+    config = parse_config({})
+    t = "tblcnt"
+    seed = obj(t, [change(t, {"pk": {"S": k}}, {"v": {"N": "0"}}, 5) for k in ("k1", "k2")])
+    load_staging_bytes(conn, config, [seed])
+    file_a = obj(t, [
+        change(t, {"pk": {"S": "k1"}}, {"v": {"N": "1"}}, 3),
+        change(t, {"pk": {"S": "k2"}}, {"v": {"N": "1"}}, 7),
+        change(t, {"pk": {"S": "k3"}}, {"v": {"N": "1"}}, 1),
+        change(t, {"pk": {"S": "k4"}}, None, 4),
+    ], name="a")  # fmt: skip
+    file_b = obj(t, [
+        change(t, {"pk": {"S": "k3"}}, {"v": {"N": "2"}}, 2),
+        change(t, {"pk": {"S": "k2"}}, {"v": {"N": "2"}}, 6),
+        change(t, {"pk": {"S": "k1"}}, None, 9),
+        change(t, {"pk": {"S": "k5"}}, {"v": {"N": "2"}}, 1),
+    ], name="b")  # fmt: skip
+    # WHEN both load in one call (one batch)
+    a, b = load_staging_bytes(conn, config, [file_a, file_b])
+    # THEN each file's counts say exactly which of its changes won
+    assert (a.read, a.applied, a.deleted, a.stale) == (4, 1, 1, 2)
+    assert (b.read, b.applied, b.deleted, b.stale) == (4, 2, 1, 1)
+    rows = fetch(admin, f"SELECT pk, JSON_VALUE(item, '$.v') FROM {t} ORDER BY pk")
+    assert rows == [("k2", "1"), ("k3", "2"), ("k5", "2")]
+    ledger_rows = {r.s3_key: r for r in ledger.ledger_rows(conn, [file_a[0], file_b[0]])}
+    assert (ledger_rows[file_a[0]].rows_applied, ledger_rows[file_b[0]].rows_applied) == (1, 2)
