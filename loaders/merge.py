@@ -120,8 +120,8 @@ def merge_chunk(
                 out.rejected.setdefault(int(row), f"the value does not fit column {column} exactly")
         _drop(cur, out.rejected)
         cur.execute(sql.winners(t))
-        for file, op, wins in cur.fetchall():
-            out.wins[(int(file), op)] = int(wins)
+        for file_no, op_code, count in cur.fetchall():
+            out.wins[(int(file_no), op_code)] = int(count)
         by_op = groups(rows)
         for g in by_op:
             if g.op == OP_DELETE and t.hard_delete:
