@@ -9,8 +9,6 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
-import socket
-import subprocess
 import tempfile
 import threading
 import time
@@ -21,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pymysql
+
+from reliability.mariadb import INSTALL_DB, MARIADBD, PrivateMariaDB
 
 
 @dataclass(frozen=True)
@@ -73,16 +73,6 @@ def scratch_database(params: dict) -> Iterator[dict]:
         admin.close()
 
 
-MARIADBD = "/usr/sbin/mariadbd"
-_START_TIMEOUT_S = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def private_server(buffer_pool: str = "2G") -> Iterator[dict]:
     """A mariadbd of the benchmark's own, configured like production; yields its params.
@@ -92,50 +82,22 @@ def private_server(buffer_pool: str = "2G") -> Iterator[dict]:
     target larger than the cache. Its own datadir in a temp dir, a free port on
     127.0.0.1, no config files read; stopped and removed at the end.
     """
-    install = shutil.which("mariadb-install-db")
-    if install is None or not Path(MARIADBD).exists():
+    if shutil.which(INSTALL_DB) is None or not Path(MARIADBD).exists():
         raise RuntimeError(
-            f"a private MariaDB needs mariadb-install-db and {MARIADBD}; "
+            f"a private MariaDB needs {INSTALL_DB} and {MARIADBD}; "
             "set BENCH_SERVER=shared to use the shared server instead"
         )
     root = Path(tempfile.mkdtemp(prefix="ddbbench-mariadb-"))
-    proc: subprocess.Popen | None = None
+    server = PrivateMariaDB(
+        root,
+        options=(f"--innodb-buffer-pool-size={buffer_pool}", "--local-infile=1"),
+    )
     try:
-        datadir = root / "data"
-        subprocess.run(
-            [install, "--no-defaults", f"--datadir={datadir}", "--user=root",
-             "--auth-root-authentication-method=normal", "--skip-test-db"],
-            check=True, capture_output=True, timeout=120,
-        )  # fmt: skip
-        port = _free_port()
-        log = root / "error.log"
-        proc = subprocess.Popen(
-            [MARIADBD, "--no-defaults", f"--datadir={datadir}", "--user=root",
-             f"--port={port}", "--bind-address=127.0.0.1", f"--socket={root / 'mysqld.sock'}",
-             f"--pid-file={root / 'mysqld.pid'}", f"--log-error={log}",
-             f"--innodb-buffer-pool-size={buffer_pool}", "--local-infile=1"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        params = {"host": "127.0.0.1", "port": port, "user": "root", "password": ""}
-        deadline = time.monotonic() + _START_TIMEOUT_S
-        while True:
-            try:
-                pymysql.connect(**params, connect_timeout=2).close()
-                break
-            except pymysql.err.OperationalError:
-                tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the private mariadbd did not start:\n{tail}") from None
-                time.sleep(0.3)
-        yield params
+        server.install()
+        server.start(timeout=60.0)
+        yield {"host": "127.0.0.1", "port": server.port, "user": "root", "password": ""}
     finally:
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=30)
+        server.stop()
         shutil.rmtree(root, ignore_errors=True)
 
 

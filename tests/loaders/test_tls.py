@@ -12,9 +12,6 @@ import datetime
 import ipaddress
 import logging
 import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,16 +26,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from contract.config import parse_config
 from loaders.db import DatabaseTlsError, connect, tls_policy
 from loaders.settings import LoaderSettings, SettingsError
+from reliability.mariadb import PrivateMariaDB
 
-MARIADBD = Path("/usr/sbin/mariadbd")
-INSTALL_DB = shutil.which("mariadb-install-db")
 START_SECONDS = 60
 DATABASE = "ddbload"
-
-pytestmark = pytest.mark.skipif(
-    not (MARIADBD.exists() and INSTALL_DB), reason="needs mariadbd and mariadb-install-db"
-)
-
 
 def _name(cn: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
@@ -120,12 +111,6 @@ def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> Path:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
 class TlsServer:
     port: int
@@ -144,49 +129,6 @@ class TlsServer:
         )
 
 
-def _start(root: Path, certs: dict[str, Path], log: Path) -> tuple[subprocess.Popen, int]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            str(MARIADBD), "--no-defaults", f"--datadir={root / 'data'}",
-            f"--socket={root / 'mysqld.sock'}", f"--pid-file={root / 'mysqld.pid'}",
-            f"--port={port}", "--bind-address=127.0.0.1", "--user=root",
-            f"--log-error={log}", "--innodb-buffer-pool-size=32M", "--performance-schema=OFF",
-            f"--ssl-cert={certs['cert']}", f"--ssl-key={certs['key']}",
-            f"--ssl-ca={certs['ca']}", "--require-secure-transport=ON",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
-    return proc, port
-
-
-def _wait_ready(proc: subprocess.Popen, port: int, ca: Path) -> bool:
-    deadline = time.monotonic() + START_SECONDS
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        try:
-            pymysql.connect(
-                host="127.0.0.1", port=port, user="root", ssl_ca=str(ca), connect_timeout=2
-            ).close()
-            return True
-        except pymysql.err.OperationalError:
-            time.sleep(0.2)
-    return False
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
     root = tmp_path_factory.mktemp("tls-mariadb")
@@ -200,35 +142,28 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
             "key": _write_key(root / "server-key.pem", key),
         }
         other_ca = _write_pem(root / "other-ca.pem", other)
-        subprocess.run(
-            [
-                str(INSTALL_DB), "--no-defaults", "--auth-root-authentication-method=normal",
-                f"--datadir={root / 'data'}", "--user=root", "--skip-test-db",
-            ],
-            check=True, capture_output=True, timeout=120,
+        server = PrivateMariaDB(
+            root,
+            options=(
+                "--innodb-buffer-pool-size=32M", "--performance-schema=OFF",
+                f"--ssl-cert={certs['cert']}", f"--ssl-key={certs['key']}",
+                f"--ssl-ca={certs['ca']}", "--require-secure-transport=ON",
+            ),
+            # The server refuses plain text, so even its readiness probe speaks TLS.
+            client={"ssl_ca": str(certs["ca"])},
         )  # fmt: skip
-        log = root / "error.log"
-        proc = None
-        # The free port may be taken between probing and binding: a few bounded attempts.
-        for _ in range(3):
-            proc, port = _start(root, certs, log)
-            if _wait_ready(proc, port, certs["ca"]):
-                break
-            _stop(proc)
-            proc = None
-        if proc is None:
-            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+        server.install()
+        try:
+            server.start(timeout=START_SECONDS)
+        except RuntimeError:
+            tail = server.log_path.read_text(errors="replace")[-2000:]
             pytest.fail(f"the private TLS MariaDB did not start:\n{tail}")
         try:
-            admin = pymysql.connect(
-                host="127.0.0.1", port=port, user="root", ssl_ca=str(certs["ca"])
-            )
-            with admin.cursor() as cur:
+            with server.connect() as admin, admin.cursor() as cur:
                 cur.execute(f"CREATE DATABASE {DATABASE}")
-            admin.close()
-            yield TlsServer(port=port, ca=certs["ca"], other_ca=other_ca)
+            yield TlsServer(port=server.port, ca=certs["ca"], other_ca=other_ca)
         finally:
-            _stop(proc)
+            server.stop()
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

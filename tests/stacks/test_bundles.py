@@ -12,8 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from stacks import defaults
 from tests.stacks.conftest import REPO, Synthesized
 
@@ -65,8 +63,7 @@ def import_in_isolation(
 
 def require_module(dotted: str) -> None:
     module_file = REPO / (dotted.rsplit(".", 1)[0].replace(".", "/") + ".py")
-    if not module_file.exists():
-        pytest.skip(f"{module_file.relative_to(REPO)} is not in the repository yet")
+    assert module_file.exists(), f"{module_file.relative_to(REPO)} is missing"
 
 
 def test_transform_bundle_holds_code_and_orjson_only(default_pipeline: Synthesized) -> None:
