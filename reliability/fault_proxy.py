@@ -57,17 +57,23 @@ class FaultProxy:
         self.stop()
 
     def start(self) -> None:
+        """Listen; after a ``stop`` this takes the same port again (a server coming back)."""
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", 0))
+        listener.bind(("127.0.0.1", self.port))
         listener.listen(16)
         self.port = listener.getsockname()[1]
         self._listener = listener
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
 
     def stop(self) -> None:
+        """Refuse new connections and cut every open one."""
         with self._lock:
             if self._listener:
+                # close() alone does not wake a thread blocked in accept(); shutdown does,
+                # so a stopped proxy never takes one more connection.
+                with contextlib.suppress(OSError):
+                    self._listener.shutdown(socket.SHUT_RDWR)
                 self._listener.close()
                 self._listener = None
             for s in self._open:

@@ -17,11 +17,11 @@ from moto.server import ThreadedMotoServer
 from loaders import handler, ledger
 from loaders.db import LoaderConnection, connect
 from loaders.engine import load_staging_bytes
+from reliability.fault_proxy import FaultProxy
 from tests.conftest import mariadb_params
 from tests.loaders.aws import make_pipeline
 from tests.loaders.builders import change, gz, obj, staging_key
 from tests.loaders.conftest import fetch
-from tests.loaders.proxy import Proxy
 
 HOUR = datetime.now(UTC).strftime("%Y/%m/%d/%H")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -117,7 +117,7 @@ def test_server_unreachable_for_several_runs_then_back(moto_endpoint, database, 
     # GIVEN MariaDB behind a proxy that is down, and announced files
     pipe = make_pipeline(moto_endpoint)
     p = mariadb_params(database)
-    proxy = Proxy((p["host"], p["port"]))
+    proxy = FaultProxy((p["host"], p["port"]))
     proxy.start()
     proxy.stop()
     url = f"mysql://{p['user']}:{p['password']}@127.0.0.1:{proxy.port}/{database}"
@@ -158,7 +158,7 @@ def test_connection_lost_mid_run_leaves_files_pending(conn, admin, database):
     from loaders.settings import LoaderSettings
 
     p = mariadb_params(database)
-    proxy = Proxy((p["host"], p["port"]))
+    proxy = FaultProxy((p["host"], p["port"]))
     proxy.start()
     c = open_connection({**{k: v for k, v in p.items() if k != "autocommit"}, "port": proxy.port})
     settings = LoaderSettings(config=parse_config({}), backoff_seconds=0.01, retries=2)
