@@ -1023,7 +1023,6 @@ def local_up(
 
     pipeline_config = _read_config(config, load_cdk_json)
     made = demo.ensure_stack(pipeline_config, database=database, state_path=state_dir)
-    demo.ensure_database(made)
     running = server.status(state_dir)
     if as_json:
         _json({"endpoint": running.endpoint, "pid": running.pid, "resources": made.to_dict()})

@@ -24,7 +24,8 @@ from typing import Any
 
 import pymysql
 
-from contract.config import IDENTIFIER, PipelineConfig, load_cdk_json
+from contract.config import IDENTIFIER, SYSTEM_PREFIX, PipelineConfig, load_cdk_json
+from loaders.sql import quote
 from localmode import resources, server
 from localmode.aws import Clients
 from localmode.drivers.firehose import DeliveryStats, FirehoseDriver
@@ -78,7 +79,13 @@ def ensure_stack(
     database: str | None = None,
     state_path: str | os.PathLike[str] | None = None,
 ) -> LocalResources:
-    """The running local stack's resources; starts the server and creates them if needed."""
+    """The running local stack's resources, with their MariaDB database; starts the server
+    and creates them if needed.
+
+    A freshly started server holds empty DynamoDB tables, so the pipeline's MariaDB tables
+    (targets, ledger, tombstones) from an earlier local stack are emptied too: otherwise
+    the new stack's reconciliation would find the old run's rows.
+    """
     status = server.status(state_path)
     if status.running:
         try:
@@ -93,12 +100,17 @@ def ensure_stack(
             and (database is None or found.database == database)
         ):
             return found
-    else:
+    fresh = not status.running
+    if fresh:
         status = server.up(state_path)
     assert status.endpoint
-    return resources.create(
+    res = resources.create(
         status.endpoint, config or load_cdk_json(), database=database, state_path=state_path
     )
+    ensure_database(res)
+    if fresh:
+        _empty_pipeline_tables(res)
+    return res
 
 
 def ensure_database(res: LocalResources) -> None:
@@ -119,6 +131,24 @@ def ensure_database(res: LocalResources) -> None:
                 f"CREATE DATABASE IF NOT EXISTS `{res.database}` "
                 "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
             )
+    finally:
+        conn.close()
+
+
+def _empty_pipeline_tables(res: LocalResources) -> None:
+    """Drop the local pipeline's own MariaDB tables: its targets and ``_ddbload_*`` tables."""
+    conn = connect(res)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                [res.database],
+            )
+            present = {name for (name,) in cur.fetchall()}
+            owned = {m.target for m in res.config.tables.values()}
+            doomed = sorted(n for n in present if n in owned or n.startswith(SYSTEM_PREFIX))
+            for name in doomed:
+                cur.execute(f"DROP TABLE {quote(name)}")
     finally:
         conn.close()
 
@@ -262,7 +292,6 @@ def run_demo(
     started = time.monotonic()
     report = progress or (lambda label, done, total: None)
     res = ensure_stack(config, database=database, state_path=state_path)
-    ensure_database(res)
     aws = Clients(res.endpoint)
     workload = Workload(
         res.config, aws, run_id=uuid.uuid4().hex[:8], seed=seed, state_path=state_path

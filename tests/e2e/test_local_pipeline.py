@@ -58,6 +58,15 @@ def test_demo_workload_reconciles_to_zero(tmp_path: Path, database: str) -> None
         assert summary.rows_quarantined == 0
         # AND the stack is left running
         assert server.status(tmp_path).running
+
+        # WHEN the stack is stopped and the demo runs again on a new, empty stack
+        server.down(tmp_path)
+        again = demo.run_demo(
+            items=40, config=pipeline_config(), database=database, state_path=tmp_path
+        )
+        # THEN the first run's rows do not linger in MariaDB: it reconciles to zero again
+        assert again.ok, again.reconciliation
+        assert all(r["extra"] == 0 for r in again.reconciliation)
     finally:
         server.down(tmp_path)
 
