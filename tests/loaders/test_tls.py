@@ -31,6 +31,7 @@ from reliability.mariadb import PrivateMariaDB
 START_SECONDS = 60
 DATABASE = "ddbload"
 
+
 def _name(cn: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
