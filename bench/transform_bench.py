@@ -11,6 +11,7 @@ times are process CPU time, best of several rounds. Cold import of
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import random
 import statistics
@@ -76,19 +77,37 @@ def order_item(rng: random.Random, n: int) -> dict[str, Any]:
     return item
 
 
+def previous_version(item: dict[str, Any]) -> dict[str, Any]:
+    """The same order one update earlier: what MODIFY sends as OldImage."""
+    old = copy.deepcopy(item)
+    old["status"] = {"S": "NEW"}
+    old["updated_at"] = {"N": str(int(item["updated_at"]["N"]) - 60)}
+    old["version"] = {"N": str(max(int(item["version"]["N"]) - 1, 1))}
+    return old
+
+
 def change_record(rng: random.Random, n: int) -> dict[str, Any]:
-    """A DynamoDB Kinesis-destination record: 60% MODIFY, 30% INSERT, 10% REMOVE."""
+    """A DynamoDB Kinesis-destination record: 60% MODIFY, 30% INSERT, 10% REMOVE.
+
+    As DynamoDB's Kinesis destination sends them (new and old images, like a
+    ``NEW_AND_OLD_IMAGES`` stream): MODIFY carries NewImage and OldImage,
+    REMOVE OldImage only, INSERT NewImage only.
+    """
     roll = rng.random()
     op = "MODIFY" if roll < 0.6 else "INSERT" if roll < 0.9 else "REMOVE"
     item = order_item(rng, n)
     body: dict[str, Any] = {
         "ApproximateCreationDateTime": 1_764_077_160_000_000 + n,
         "Keys": {"pk": item["pk"], "sk": item["sk"]},
-        "SizeBytes": 1100,
+        "SizeBytes": 1100 if op == "INSERT" else 2200,
         "ApproximateCreationDateTimePrecision": "MICROSECOND",
     }
     if op != "REMOVE":
         body["NewImage"] = item
+    if op == "MODIFY":
+        body["OldImage"] = previous_version(item)
+    elif op == "REMOVE":
+        body["OldImage"] = item
     return {
         "awsRegion": "eu-central-1",
         "eventID": f"{rng.getrandbits(128):032x}",
