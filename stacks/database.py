@@ -25,7 +25,9 @@ from contract.config import DatabaseConfig
 from stacks import defaults
 from stacks.nag import acknowledge
 
-SERVER_PARAMETERS = {"local_infile": "1", "require_secure_transport": "ON"}
+# RDS *instance* parameter groups for MariaDB take booleans as "0"/"1"; "ON"/"OFF" is the
+# Aurora cluster form and fails the instance's parameter group at deploy.
+SERVER_PARAMETERS = {"local_infile": "1", "require_secure_transport": "1"}
 ADMIN_USER = "ddbload_admin"
 
 

@@ -14,8 +14,15 @@ def test_parameter_group_allows_local_infile_and_requires_tls(
     assert group["Properties"]["Family"] == "mariadb10.11"
     assert group["Properties"]["Parameters"] == {
         "local_infile": "1",
-        "require_secure_transport": "ON",
+        "require_secure_transport": "1",
     }
+
+
+def test_every_boolean_server_parameter_is_zero_or_one(default_pipeline: Synthesized) -> None:
+    # RDS instance parameter groups (MySQL, MariaDB) take booleans as 0/1, never ON/OFF.
+    _, group = default_pipeline.only("AWS::RDS::DBParameterGroup")
+    for name, value in group["Properties"]["Parameters"].items():
+        assert value.upper() not in ("ON", "OFF", "TRUE", "FALSE"), (name, value)
 
 
 def test_instance_is_encrypted_protected_and_uses_the_group(default_pipeline: Synthesized) -> None:
