@@ -12,7 +12,7 @@ Shape (every field but ``partition_key`` is optional)::
           "partition_key": {"name": "pk", "type": "S"},
           "sort_key": {"name": "sk", "type": "N", "column": "sk"},
           "existing": false,              # true: attach to a table that exists
-          "target": "orders",             # MariaDB table (default: name, _ for others)
+          "target": "orders",             # MariaDB table (default: see target_name)
           "columns": {"customer_id": {"path": "customer.id", "type": "VARCHAR(64)"}},
           "overflow_column": "item",      # JSON column of unmapped attributes; null drops them
           "delete_mode": "delete",        # or "soft": keep the row, flag _ddbload_deleted
@@ -28,6 +28,7 @@ lossless. With columns, it holds the item minus the mapped paths.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -66,6 +67,7 @@ DEFAULTS: dict[str, Any] = {
     "stream_retention_hours": 24,
     "tombstone_retention_hours": 24 * 45,
     "loader_timeout_seconds": 600,
+    "loader_reserved_concurrency": None,
 }
 
 
@@ -138,11 +140,28 @@ class PipelineConfig:
 
 
 def target_name(source: str) -> str:
-    """Default MariaDB table for a DynamoDB table: every char outside [A-Za-z0-9_] -> _."""
-    name = re.sub(r"[^A-Za-z0-9_]", "_", source)
-    if name[:1].isdigit():
-        name = "_" + name
-    return name[:64]
+    """Default MariaDB table of a DynamoDB table; distinct sources get distinct names.
+
+    A source that is already a usable MariaDB name keeps it (``orders`` -> ``orders``).
+    Any other (``ev-log.v2``, longer than 64, starting with a digit, or in the loader's
+    reserved ``_ddbload_`` namespace) gets a readable form plus ``_`` and 8 hex digits of
+    the SHA-256 of the exact source name, so ``ev-log.v2`` and ``ev_log.v2`` no longer
+    meet in ``ev_log_v2``. Names that differ only in case keep their case here; the
+    loader's target registry refuses the second of them (``lower_case_table_names``
+    decides on the server whether they are one table).
+    """
+    if IDENTIFIER.fullmatch(source) and not is_reserved_target(source):
+        return source
+    readable = re.sub(r"[^A-Za-z0-9_]", "_", source)
+    if readable[:1].isdigit() or is_reserved_target(readable):
+        readable = "t" + readable
+    digest = hashlib.sha256(source.encode("utf-8")).hexdigest()[:8]
+    return f"{readable[: 64 - 9]}_{digest}"
+
+
+def is_reserved_target(name: str) -> bool:
+    """The loader's own tables (ledger, tombstones, stage, registry) live under this prefix."""
+    return name.lower().startswith(SYSTEM_PREFIX)
 
 
 def default_mapping(source: str, key_types: dict[str, str]) -> TableMapping:
@@ -234,6 +253,11 @@ def _table(source: str, raw: Any, problems: list[str]) -> TableMapping | None:
     target = raw.get("target", target_name(source))
     if not isinstance(target, str) or not IDENTIFIER.fullmatch(target):
         problems.append(f"{where}: target {target!r} is not a valid MariaDB table name.")
+    elif is_reserved_target(target):
+        problems.append(
+            f"{where}: target {target!r} uses the prefix {SYSTEM_PREFIX}, reserved for the "
+            "loader's own tables; choose another target."
+        )
     columns = []
     raw_columns = raw.get("columns", {})
     if not isinstance(raw_columns, dict):
@@ -339,36 +363,74 @@ def _database(raw: Any, problems: list[str]) -> DatabaseConfig:
 
 
 def _settings(raw: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+    """Every pipeline setting checked against its bounds, one sentence per problem.
+
+    Where each bound comes from (docs/DEPLOY.md repeats this for users):
+    schedule_minutes: at least a minute, at most a day (a slower loader lets staged files
+    outgrow the work queue's and the alarms' horizon). firehose_buffer_seconds 60-900 and
+    firehose_buffer_mb 64-128: Firehose's range for S3 with dynamic partitioning.
+    processor_buffer_seconds 60-900 and processor_buffer_mb 1-3: Firehose's range for a
+    Lambda processor (its response must stay under Lambda's 6 MB). staging_expiry_days
+    1-3650: an S3 lifecycle expiry counts whole days. stream_retention_hours 24-8760:
+    Kinesis retention. tombstone_retention_hours: at least stream retention plus staging
+    lifetime, at most 20 years. loader_timeout_seconds 60-900: Lambda allows 900 at most.
+    loader_reserved_concurrency: none by default (Lambda keeps 100 of an account's
+    concurrency unreserved, so small accounts refuse any reservation), else 1-1000.
+    Prefixes: S3 key segments of [A-Za-z0-9_-], at most 100 characters, none inside another.
+    """
+    limits = {
+        "schedule_minutes": (1, 1440),
+        "firehose_buffer_seconds": (60, 900),
+        "firehose_buffer_mb": (64, 128),
+        "processor_buffer_seconds": (60, 900),
+        "processor_buffer_mb": (1, 3),
+        "staging_expiry_days": (1, 3650),
+        "stream_retention_hours": (24, 8760),
+        "tombstone_retention_hours": (1, 24 * 365 * 20),
+        "loader_timeout_seconds": (60, 900),
+        "loader_reserved_concurrency": (1, 1000),
+    }
+    optional = {"loader_reserved_concurrency"}
+    prefix_names = ("staging_prefix", "error_prefix", "quarantine_prefix")
     settings = dict(DEFAULTS)
     for name, default in DEFAULTS.items():
         value = raw.get(name, default)
-        if isinstance(default, int):
-            if type(value) is not int or value <= 0:
-                problems.append(f"{name} must be a positive whole number, got {value!r}.")
+        if name in prefix_names:
+            if (
+                not isinstance(value, str)
+                or len(value) > 100
+                or not re.fullmatch(r"[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*", value)
+            ):
+                problems.append(
+                    f"{name} must be an S3 prefix of letters, digits, _ and - separated by / "
+                    f"(at most 100 characters), got {value!r}."
+                )
                 continue
-        elif not isinstance(value, str) or not re.fullmatch(
-            r"[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*", value
-        ):
+        elif value is None and name in optional:
+            pass
+        elif type(value) is not int or value <= 0:
             problems.append(
-                f"{name} must be an S3 prefix of letters, digits, _ and -, got {value!r}."
+                f"{name} must be a positive whole number"
+                + (" or null" if name in optional else "")
+                + f", got {value!r}."
             )
             continue
-        settings[name] = value
-    limits = {
-        "schedule_minutes": (1, 1440),
-        "firehose_buffer_seconds": (0, 900),
-        "firehose_buffer_mb": (64, 128),  # dynamic partitioning needs at least 64 MB
-        "processor_buffer_seconds": (60, 900),
-        "processor_buffer_mb": (1, 3),
-        "loader_timeout_seconds": (60, 900),
-    }
-    for name, (low, high) in limits.items():
-        value = settings[name]
-        if isinstance(value, int) and not low <= value <= high:
+        elif name in limits and not limits[name][0] <= value <= limits[name][1]:
+            low, high = limits[name]
             problems.append(f"{name} is {value}; it must be between {low} and {high}.")
-    prefixes = [settings[p] for p in ("staging_prefix", "error_prefix", "quarantine_prefix")]
+            continue
+        settings[name] = value
+    prefixes = [settings[p] for p in prefix_names]
     if len(set(prefixes)) != 3:
         problems.append("staging_prefix, error_prefix and quarantine_prefix must differ.")
+    else:
+        for outer in prefix_names:
+            for inner in prefix_names:
+                if settings[inner].startswith(settings[outer] + "/"):
+                    problems.append(
+                        f"{inner} {settings[inner]!r} lies inside {outer} {settings[outer]!r}; "
+                        "the prefixes must not contain one another."
+                    )
     needed = settings["stream_retention_hours"] + 24 * settings["staging_expiry_days"]
     if settings["tombstone_retention_hours"] < needed:
         problems.append(
@@ -377,6 +439,29 @@ def _settings(raw: dict[str, Any], problems: list[str]) -> dict[str, Any]:
             "late could resurrect a deleted row."
         )
     return settings
+
+
+def target_collisions(tables: dict[str, TableMapping]) -> list[str]:
+    """One sentence per pair of tables whose targets are equal, also ignoring case.
+
+    Case counts because a server with ``lower_case_table_names`` 1 or 2 (the default on
+    Windows and macOS) stores ``Orders`` and ``orders`` as one table.
+    """
+    owners: dict[str, str] = {}
+    problems = []
+    for source, mapping in sorted(tables.items()):
+        folded = mapping.target.lower()
+        if folded in owners:
+            first = owners[folded]
+            problems.append(
+                f"tables {first!r} and {source!r} would both load into MariaDB table "
+                f"{tables[first].target!r}"
+                + ("" if tables[first].target == mapping.target else f" / {mapping.target!r}")
+                + "; give one of them a different 'target'."
+            )
+        else:
+            owners[folded] = source
+    return problems
 
 
 def parse_config(raw: Any) -> PipelineConfig:
@@ -396,9 +481,7 @@ def parse_config(raw: Any) -> PipelineConfig:
         mapping = _table(source, spec, problems)
         if mapping:
             tables[source] = mapping
-    targets = [m.target.lower() for m in tables.values()]
-    for t in sorted({t for t in targets if targets.count(t) > 1}):
-        problems.append(f"two tables load into the same MariaDB table {t!r}; give one a 'target'.")
+    problems += target_collisions(tables)
     database = _database(raw.get("database"), problems)
     settings = _settings(raw, problems)
     if problems:

@@ -38,7 +38,7 @@ from loaders.merge import merge_chunk
 from loaders.quarantine import Quarantine, S3Quarantine
 from loaders.settings import LoaderSettings
 from loaders.sql import OP_DELETE, OP_EXPIRE, OP_UPSERT, Target
-from loaders.target import prepare_target
+from loaders.target import claim_target, prepare_target
 
 
 class State(StrEnum):
@@ -413,6 +413,7 @@ class _Runner:
                     self._finish(job, State.SKIPPED)
                 batch[:] = [j for j in batch if j.id not in done]
             if target is not None:
+                claim_target(self.conn, target.mapping)
                 self._prune(target)
             self._stream(batch, target)
             for job in batch:

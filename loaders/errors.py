@@ -30,6 +30,10 @@ class TargetRefused(TerminalError):
     """The MariaDB target table does not match the mapping (primary key, unique keys)."""
 
 
+class TargetOwned(TargetRefused):
+    """The target already holds another DynamoDB table's items (see ``loaders.target``)."""
+
+
 def error_code(exc: BaseException) -> int | None:
     args = getattr(exc, "args", ())
     if args and isinstance(args[0], int):

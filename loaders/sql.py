@@ -21,6 +21,8 @@ EXPIRED = f"{SYSTEM_PREFIX}expired"
 DATA_VERSION = f"{SYSTEM_PREFIX}data_version_us"
 DATA_SEQ = f"{SYSTEM_PREFIX}data_seq"
 LEDGER = f"{SYSTEM_PREFIX}ledger"
+# Which DynamoDB table owns each target: a second source is refused, never merged in.
+REGISTRY = f"{SYSTEM_PREFIX}targets"
 STAGE = f"{SYSTEM_PREFIX}stage"
 
 # InnoDB's limit on a primary key, in bytes; key columns share it.
@@ -173,6 +175,35 @@ def create_tombstones(t: Target) -> str:
         f"PRIMARY KEY ({', '.join(t.keys)}), KEY ({quote(VERSION)})) "
         f"ENGINE=InnoDB SELECT {', '.join(t.keys)} FROM {t.table} LIMIT 0"
     )
+
+
+def create_registry() -> str:
+    # ascii_general_ci: 'Orders' and 'orders' are one target on a server with
+    # lower_case_table_names 1, so the registry treats them as one everywhere.
+    return (
+        f"CREATE TABLE IF NOT EXISTS {quote(REGISTRY)} ("
+        "target_table VARCHAR(64) CHARACTER SET ascii COLLATE ascii_general_ci NOT NULL, "
+        "source_table VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL, "
+        "claimed_at DATETIME(6) NOT NULL, PRIMARY KEY (target_table)"
+        ") ENGINE=InnoDB"
+    )
+
+
+def claim_target() -> str:
+    """Claim a target for a source; a no-op when someone already owns it (parameters: target, source)."""
+    return (
+        f"INSERT IGNORE INTO {quote(REGISTRY)} (target_table, source_table, claimed_at) "
+        "VALUES (%s, %s, UTC_TIMESTAMP(6))"
+    )
+
+
+def target_owner() -> str:
+    """The source that owns a target (parameter: target); locks the row in a transaction."""
+    return f"SELECT source_table, target_table FROM {quote(REGISTRY)} WHERE target_table = %s FOR UPDATE"
+
+
+def target_owners() -> str:
+    return f"SELECT target_table, source_table, claimed_at FROM {quote(REGISTRY)} ORDER BY target_table"
 
 
 def columns_query() -> str:
