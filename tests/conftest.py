@@ -14,6 +14,12 @@ from urllib.parse import urlparse
 
 import pymysql
 import pytest
+from hypothesis import HealthCheck, settings
+
+# The suite runs two workers on a two-core machine, beside a private mariadbd: input
+# generation can be slow there without anything being wrong. Every example still runs.
+settings.register_profile("ddbload", suppress_health_check=[HealthCheck.too_slow], deadline=None)
+settings.load_profile("ddbload")
 
 DEFAULT_URL = "mysql://root@127.0.0.1:3306/test"
 
