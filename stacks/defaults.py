@@ -32,9 +32,10 @@ LOADER_PACKAGES = ("loaders", "contract")
 LOADER_REQUIREMENTS = ("pymysql", "orjson")
 LOADER_MEMORY_MB = 2048
 LOADER_EPHEMERAL_STORAGE_MB = 2048
-# One run at a time: the loader drains one queue and merges with GET_LOCK per table;
-# a second concurrent run would only wait on the locks.
-LOADER_RESERVED_CONCURRENCY = 1
+# How long an asynchronous invocation may wait before it is dropped: Lambda allows
+# 60 s to 6 h, EventBridge Scheduler 60 s to 24 h.
+LAMBDA_MAX_EVENT_AGE_SECONDS = 6 * 3600
+SCHEDULER_MAX_EVENT_AGE_SECONDS = 24 * 3600
 
 # TLS to MariaDB. A CA bundle the user saves under this name at the repository root
 # (AWS's RDS global-bundle.pem, see docs/DEPLOY.md) is copied to the root of the loader

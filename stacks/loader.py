@@ -6,7 +6,8 @@ invokes the loader, which drains the queue and sweeps recent hour prefixes again
 its ledger, so a lost message never loses a file. The CLI invokes the same function
 with ``{"action": "reload", "prefix": ...}``.
 
-One run at a time (reserved concurrency 1, ``GET_LOCK`` per table in MariaDB).
+No reserved concurrency unless ``loader_reserved_concurrency`` asks for it: the
+per-table ``GET_LOCK`` in MariaDB keeps one merge per table whatever runs overlap.
 Grants are exact: read the staging prefix (objects and listing), write the
 quarantine prefix, consume the work queue, read the database secret.
 
@@ -41,6 +42,12 @@ from stacks.staging_bucket import StagingBucket
 # What the schedule sends: no "action" key means a scheduled run to the loader handler;
 # the CLI sends {"action": "reload", "prefix": ...} instead.
 SCHEDULE_SOURCE = "ddbload.schedule"
+
+
+def stale_after(period: Duration, ceiling: int) -> Duration:
+    """How long an invocation may wait: one schedule period, within the service's 60 s to
+    ``ceiling`` range (a tick older than the next one is worth nothing)."""
+    return Duration.seconds(min(ceiling, max(60, int(period.to_seconds()))))
 
 
 def _queue(scope: Construct, id: str, **kwargs: object) -> sqs.Queue:
@@ -116,11 +123,14 @@ class ScheduledLoader(Construct):
             timeout=timeout,
             memory_size=defaults.LOADER_MEMORY_MB,
             ephemeral_storage_size=Size.mebibytes(defaults.LOADER_EPHEMERAL_STORAGE_MB),
-            reserved_concurrent_executions=defaults.LOADER_RESERVED_CONCURRENCY,
+            # None by default: Lambda keeps 100 of an account's concurrency unreserved, so
+            # accounts with a quota of 100 or less refuse any reservation. The per-table
+            # GET_LOCK already keeps one merge per table; a reservation is opt-in.
+            reserved_concurrent_executions=settings["loader_reserved_concurrency"],
             # A tick that waited behind a long run is worthless once the next tick is
             # due, and a failed run is retried by the next tick anyway.
             retry_attempts=0,
-            max_event_age=Duration.seconds(max(60, int(period.to_seconds()))),
+            max_event_age=stale_after(period, defaults.LAMBDA_MAX_EVENT_AGE_SECONDS),
             environment={
                 env.ENV_CONFIG: config.to_json(),
                 env.ENV_BUCKET: staging.bucket.bucket_name,
@@ -163,7 +173,7 @@ class ScheduledLoader(Construct):
                 ),
                 dead_letter_queue=self.schedule_dead_letters,
                 retry_attempts=defaults.SCHEDULE_RETRY_ATTEMPTS,
-                max_event_age=Duration.seconds(max(60, int(period.to_seconds()))),
+                max_event_age=stale_after(period, defaults.SCHEDULER_MAX_EVENT_AGE_SECONDS),
             ),
         )
         self._acknowledge(staging)
