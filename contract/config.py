@@ -68,7 +68,13 @@ DEFAULTS: dict[str, Any] = {
     "tombstone_retention_hours": 24 * 45,
     "loader_timeout_seconds": 600,
     "loader_reserved_concurrency": None,
+    "kinesis_stream_mode": "on-demand",
+    "kinesis_shards": None,
 }
+# Kinesis capacity, checked together by _stream_capacity. 500 shards is Kinesis's
+# default quota per account in its largest Regions (200 elsewhere).
+STREAM_MODES = ("on-demand", "provisioned")
+KINESIS_SHARDS_MAX = 500
 
 
 class ConfigError(ValueError):
@@ -395,6 +401,8 @@ def _settings(raw: dict[str, Any], problems: list[str]) -> dict[str, Any]:
     settings = dict(DEFAULTS)
     for name, default in DEFAULTS.items():
         value = raw.get(name, default)
+        if name in ("kinesis_stream_mode", "kinesis_shards"):
+            continue
         if name in prefix_names:
             if (
                 not isinstance(value, str)
@@ -420,6 +428,7 @@ def _settings(raw: dict[str, Any], problems: list[str]) -> dict[str, Any]:
             problems.append(f"{name} is {value}; it must be between {low} and {high}.")
             continue
         settings[name] = value
+    _stream_capacity(raw, settings, problems)
     prefixes = [settings[p] for p in prefix_names]
     if len(set(prefixes)) != 3:
         problems.append("staging_prefix, error_prefix and quarantine_prefix must differ.")
@@ -439,6 +448,34 @@ def _settings(raw: dict[str, Any], problems: list[str]) -> dict[str, Any]:
             "late could resurrect a deleted row."
         )
     return settings
+
+
+def _stream_capacity(raw: dict[str, Any], settings: dict[str, Any], problems: list[str]) -> None:
+    """kinesis_stream_mode on-demand (default) or provisioned; kinesis_shards with provisioned only."""
+    mode = raw.get("kinesis_stream_mode", DEFAULTS["kinesis_stream_mode"])
+    shards = raw.get("kinesis_shards")
+    if mode not in STREAM_MODES:
+        problems.append(f"kinesis_stream_mode must be on-demand or provisioned, got {mode!r}.")
+        return
+    settings["kinesis_stream_mode"] = mode
+    if mode == "on-demand":
+        if shards is not None:
+            problems.append(
+                "kinesis_shards applies only to kinesis_stream_mode provisioned; remove it "
+                "or set the mode to provisioned."
+            )
+    elif shards is None:
+        problems.append(
+            f"kinesis_shards is required with kinesis_stream_mode provisioned: a whole number "
+            f"from 1 to {KINESIS_SHARDS_MAX} (ddbload estimate suggests one for a load)."
+        )
+    elif type(shards) is not int or not 1 <= shards <= KINESIS_SHARDS_MAX:
+        problems.append(
+            f"kinesis_shards is {shards!r}; it must be a whole number from 1 to "
+            f"{KINESIS_SHARDS_MAX} (Kinesis's default shard quota per account)."
+        )
+    else:
+        settings["kinesis_shards"] = shards
 
 
 def target_collisions(tables: dict[str, TableMapping]) -> list[str]:

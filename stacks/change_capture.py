@@ -31,7 +31,7 @@ PRECISION = "MICROSECOND"
 
 
 class ChangeCapture(Construct):
-    """The Kinesis stream (on demand, KMS) and the tables feeding it."""
+    """The Kinesis stream (KMS, on demand or provisioned) and the tables feeding it."""
 
     def __init__(
         self,
@@ -40,12 +40,18 @@ class ChangeCapture(Construct):
         *,
         tables: Mapping[str, TableMapping],
         stream_retention_hours: int,
+        stream_mode: str = "on-demand",
+        shards: int | None = None,
     ) -> None:
         super().__init__(scope, id)
+        provisioned = stream_mode == "provisioned"
         self.stream = kinesis.Stream(
             self,
             "Stream",
-            stream_mode=kinesis.StreamMode.ON_DEMAND,
+            stream_mode=kinesis.StreamMode.PROVISIONED
+            if provisioned
+            else kinesis.StreamMode.ON_DEMAND,
+            shard_count=shards if provisioned else None,
             # The AWS managed key: DynamoDB and Firehose use it without key-policy
             # changes, and cdk-nag (KDS3) prefers it to a customer managed key.
             encryption=kinesis.StreamEncryption.MANAGED,

@@ -55,6 +55,8 @@ class PipelineStack(Stack):
             "ChangeCapture",
             tables=config.tables,
             stream_retention_hours=settings["stream_retention_hours"],
+            stream_mode=settings["kinesis_stream_mode"],
+            shards=settings["kinesis_shards"],
         )
         self.delivery = Delivery(
             self,
