@@ -1,7 +1,7 @@
 """Backfill benchmark (``python -m bench backfill``): backfilled items/s against the loader's own rate.
 
 The same N items are loaded three ways, each into a fresh database, each
-checked against the table afterwards (``loaders.verify``: zero differences):
+checked against the table afterwards (``ops.verify``: zero differences):
 
 * baseline: the items as streamed INSERT staging lines (what the transform
   writes), in objects of the backfill's page size, loaded by ``load_keys``;
@@ -33,10 +33,11 @@ from bench.loader_bench import server_params
 from bench.results import Results
 from contract import staging, values
 from contract.config import parse_config
-from loaders import backfill, engine, verify
-from loaders.backfill_store import Store
+from loaders import engine
 from loaders.db import open_connection
 from loaders.settings import LoaderSettings
+from ops import backfill, verify
+from ops.backfill_store import Store
 
 TABLE = "bench-backfill"
 BUCKET = "ddbload-bench-backfill"

@@ -1,5 +1,5 @@
-"""``python -m loaders``: the same CLI as the ``ddbload`` console script."""
+"""``python -m cli``: the same as the ``ddbload`` console script."""
 
-from loaders.cli import main
+from cli.main import main
 
 main()

@@ -1,13 +1,13 @@
 """``ddbload demo``: the whole pipeline on this machine, then proof that nothing was lost.
 
 Brings the local stack up (if it is not), seeds the tables with items before
-streaming starts and backfills them (``loaders.backfill``, scan path), then
+streaming starts and backfills them (``ops.backfill``, scan path), then
 writes a realistic workload to the DynamoDB tables with boto3 in bursts
 (updating and deleting seeded items too), and after each burst pumps it through
 the local drivers and the real handlers: DynamoDB stream -> Kinesis
 (destination format) -> Firehose driver + real transform -> gzip staging
 objects in S3 (S3 events -> SQS work queue) -> scheduler tick -> real loader ->
-MariaDB. Then it reconciles DynamoDB with MariaDB (``loaders.verify``) and
+MariaDB. Then it reconciles DynamoDB with MariaDB (``ops.verify``) and
 returns a summary. The stack keeps running, so ``ddbload inspect`` and
 ``ddbload reload`` can be tried next.
 """
@@ -34,7 +34,7 @@ from localmode.drivers.stream_to_kinesis import StreamToKinesis
 from localmode.resources import LocalResources
 from localmode.workload import Workload
 
-# (stage label, units done so far, total or None when unknown); same as loaders.verify.Progress
+# (stage label, units done so far, total or None when unknown); same as ops.verify.Progress
 Progress = Callable[[str, int, int | None], None]
 DEFAULT_ITEMS = 1000
 BURSTS = 4
@@ -234,8 +234,8 @@ def seed_and_backfill(
     deployment attached to a table that already holds data. The backfill's
     pages are ordinary staging objects; the scheduled loader takes them.
     """
-    from loaders import backfill
-    from loaders.backfill_store import Store
+    from ops import backfill
+    from ops.backfill_store import Store
 
     report = progress or (lambda label, done, total: None)
     stats = BackfillStats()
@@ -287,7 +287,7 @@ def run_demo(
     ``progress(label, done, total)`` is called as work advances (a no-op when None).
     The local stack is left running.
     """
-    from loaders.verify import verify
+    from ops.verify import verify
 
     started = time.monotonic()
     report = progress or (lambda label, done, total: None)

@@ -2,7 +2,7 @@
 
 ``ddbload backfill --table T`` reads the table's current items (a parallel
 scan, or an existing DynamoDB export in S3), writes them as ordinary staging
-objects (``op`` BACKFILL, see ``loaders.backfill_store`` for names) and hands
+objects (``op`` BACKFILL, see ``ops.backfill_store`` for names) and hands
 those objects to the loader. Nothing new touches MariaDB: the same ledger, the
 same version-guarded merge, the same tombstones decide.
 
@@ -60,10 +60,20 @@ from botocore.exceptions import ClientError
 
 from contract import staging, values
 from contract.config import ConfigError, PipelineConfig, TableMapping
-from loaders.backfill_sources import BackfillError, ExportSource, ScanSource
-from loaders.backfill_store import RUN_ID, RunState, SegmentState, Store
+from ops.backfill_sources import BackfillError, ExportSource, ScanSource
+from ops.backfill_store import RUN_ID, RunState, SegmentState, Store
+from ops.pipeline import Pipeline
 
-__all__ = ["BackfillError", "BackfillProgress", "BackfillResult", "EngineLoad", "Options", "run"]
+__all__ = [
+    "BackfillError",
+    "BackfillProgress",
+    "BackfillResult",
+    "EngineLoad",
+    "Options",
+    "PipelineBackfill",
+    "backfill_pipeline",
+    "run",
+]
 
 OP = "BACKFILL"
 # DynamoDB accepts up to 1,000,000 scan segments; more threads than this helps nobody.
@@ -446,3 +456,61 @@ def run(
     store.save_run(run_state)
     result.elapsed_s = time.monotonic() - started
     return result
+
+
+@dataclass
+class PipelineBackfill:
+    """A backfill of a pipeline's table and what of it loaded from here."""
+
+    result: BackfillResult
+    loaded: dict[str, int] | None  # ``EngineLoad.totals``; None: left to the scheduled loader
+
+    def to_json(self) -> dict[str, Any]:
+        r = self.result
+        return {
+            "run": r.run,
+            "table": r.table,
+            "source": r.source,
+            "version_us": r.version_us,
+            "resumed": r.resumed,
+            "items": r.items,
+            "pages_written": r.pages_written,
+            "objects": len(r.keys),
+            "loaded_here": self.loaded is not None,
+            "loaded": self.loaded,
+            "elapsed_s": round(r.elapsed_s, 3),
+            "items_per_s": round(r.items / r.elapsed_s, 1) if r.elapsed_s else 0.0,
+        }
+
+
+def backfill_pipeline(
+    pipeline: Pipeline,
+    table: str,
+    options: Options = Options(),  # noqa: B008 - frozen dataclass, never mutated
+    *,
+    progress: Callable[[BackfillProgress], None] | None = None,
+) -> PipelineBackfill:
+    """``run`` on a resolved pipeline, loading through the engine where the database is reachable.
+
+    Where it is not (a deployed stack's private database), the pages wait for
+    the scheduled loader.
+    """
+    s3 = pipeline.client("s3")
+    conn = pipeline.ledger_connection()
+    load = EngineLoad(conn, s3, pipeline.loader_settings()) if conn is not None else None
+    store = Store(s3, pipeline.bucket, pipeline.staging_prefix)
+    try:
+        result = run(
+            pipeline.client("dynamodb"),
+            s3,
+            store,
+            pipeline.config,
+            table,
+            options,
+            load=load,
+            progress=progress,
+        )
+    finally:
+        if conn is not None:
+            conn.close()
+    return PipelineBackfill(result, dict(load.totals) if load is not None else None)

@@ -32,7 +32,7 @@ from urllib.parse import urlparse
 import orjson
 from botocore.exceptions import ClientError
 
-from loaders.backfill_store import SegmentState
+from ops.backfill_store import SegmentState
 
 
 class BackfillError(Exception):

@@ -21,7 +21,7 @@ import orjson
 from botocore.exceptions import ClientError
 
 from contract.staging import BadLine, StagingLine, decode_line
-from loaders.pipeline import OperatorError, Pipeline
+from ops.pipeline import OperatorError, Pipeline
 
 STATUSES = ("loaded", "quarantined", "failed", "pending")
 # Objects decoded at once when the ledger does not know them; S3 GETs are I/O bound.
@@ -286,6 +286,15 @@ def inspect_prefix(
     if not listing.objects:
         raise OperatorError(f"Nothing under s3://{pipeline.bucket}/{full}; check the prefix.")
     return listing
+
+
+def inspect_pipeline(pipeline: Pipeline, prefix: str | None) -> Listing:
+    """``inspect_prefix`` with the load status read from the pipeline's own ledger."""
+    conn = pipeline.connect()
+    try:
+        return inspect_prefix(pipeline, prefix, ledger_lookup(conn))
+    finally:
+        conn.close()
 
 
 def _fill(

@@ -1,17 +1,16 @@
-"""Where the operator CLI talks to: a deployed stack or the local stack.
+"""The pipeline an operator works on: plain names plus boto3 clients for its account.
 
-Every ``ddbload`` command that reads or changes a pipeline starts with
-``resolve(local=..., stack=...)``. A deployed pipeline is found by its
-CloudFormation stack name: the outputs named in ``contract.settings`` give the
-bucket, prefixes, loader function, queues, secret and validated config. Local
-mode reads the running moto server's state from ``localmode`` and the config
-from ``cdk.json``. The result is a ``Pipeline``: plain names plus boto3 clients
-pointed at the right endpoint.
+Every operator function (inspect, reload, status, verify, backfill) takes a
+``Pipeline``. A deployed pipeline is found here, by its CloudFormation stack
+name (``from_stack``): the outputs named in ``contract.settings`` give the
+bucket, prefixes, loader function, queues, secret and validated config. The
+local stack is reached by ``localmode.pipeline.from_local``, which hands in a
+client factory pointed at the moto server; this module knows nothing of it.
 """
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,17 +50,17 @@ class Pipeline:
     loader_function: str | None = None
     work_queue_url: str | None = None
     dead_letter_queue_url: str | None = None
-    endpoint_url: str | None = None  # the moto server in local mode
     region: str | None = None
+    # Local: the loader engine runs in this process instead of the deployed function.
     local: bool = False
+    # Makes the client of a service; None: boto3's default session for ``region``.
+    make_client: Callable[[str], Any] | None = field(default=None, compare=False, repr=False)
     _clients: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def client(self, service: str) -> Any:
         """A boto3 client for this pipeline's account, region and endpoint (cached)."""
-        if service not in self._clients and self.local and self.endpoint_url:
-            from localmode import aws
-
-            self._clients[service] = aws.client(service, self.endpoint_url)
+        if service not in self._clients and self.make_client is not None:
+            self._clients[service] = self.make_client(service)
         if service not in self._clients:
             session = self._clients.setdefault("_session", boto3.session.Session())
             self._clients[service] = session.client(service, region_name=self.region)
@@ -98,26 +97,25 @@ class Pipeline:
             raise
         return db.open_connection(params)
 
+    def ledger_connection(self) -> Any:
+        """A connection for reading the ledger, or None where the database is out of reach.
+
+        A deployed stack's database is usually private: commands that can do
+        without the ledger (reload plans, backfill) then leave the loading to the
+        deployed loader. Locally an unreachable database is an error.
+        """
+        import pymysql
+
+        if self.local:
+            return self.connect()
+        try:
+            return self.connect()
+        except pymysql.err.OperationalError:
+            return None
+
     def table_prefix(self, table: str) -> str:
         """The staging prefix of one source table's objects."""
         return f"{self.staging_prefix.rstrip('/')}/table={table}/"
-
-
-def resolve(local: bool = False, stack: str | None = None) -> Pipeline:
-    """The pipeline named by the flags, else by ``DDBLOAD_LOCAL`` / ``DDBLOAD_STACK``."""
-    if local and stack:
-        raise OperatorError("Choose one pipeline: --local or --stack, not both.")
-    if not local and not stack:
-        local = os.environ.get(settings.ENV_LOCAL, "").lower() in ("1", "true", "yes")
-        stack = None if local else os.environ.get(settings.ENV_STACK_NAME) or None
-    if local:
-        return from_local()
-    if stack:
-        return from_stack(stack)
-    raise OperatorError(
-        "No pipeline chosen: pass --stack NAME (or set DDBLOAD_STACK) for a deployed stack, "
-        "or --local (or DDBLOAD_LOCAL=1) for the local stack."
-    )
 
 
 def from_stack(name: str, region: str | None = None) -> Pipeline:
@@ -153,31 +151,4 @@ def from_stack(name: str, region: str | None = None) -> Pipeline:
         dead_letter_queue_url=outputs.get(settings.OUTPUT_DEAD_LETTER_QUEUE_URL),
         region=cfn.meta.region_name,
         _clients={"_session": session},
-    )
-
-
-def from_local(state_path: str | None = None) -> Pipeline:
-    """The local stack: the running moto server and the resources ``ddbload local up`` made."""
-    from localmode import resources, server
-
-    endpoint = server.endpoint(state_path)
-    res = resources.load(state_path)
-    if res.endpoint != endpoint:
-        raise OperatorError(
-            "The local stack's resources belong to an older server; run `ddbload local up` again."
-        )
-    return Pipeline(
-        where="local",
-        bucket=res.bucket,
-        staging_prefix=res.staging_prefix,
-        error_prefix=res.error_prefix,
-        quarantine_prefix=res.quarantine_prefix,
-        config=res.config,
-        db_secret=res.db_secret_arn,
-        loader_function=resources.LOADER_FUNCTION,
-        work_queue_url=res.work_queue_url,
-        dead_letter_queue_url=res.dead_letter_queue_url,
-        endpoint_url=endpoint,
-        region=res.region,
-        local=True,
     )

@@ -12,13 +12,14 @@ file twice leaves the target as it was and only the ledger's load count moves.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from loaders import inspect
-from loaders.pipeline import OperatorError, Pipeline
+from loaders.engine import JobResult
+from ops import inspection
+from ops.pipeline import OperatorError, Pipeline
 
 
 @dataclass
@@ -58,46 +59,40 @@ class ReloadPlan:
         }
 
 
-@dataclass
-class FileOutcome:
-    key: str
-    status: str  # loaded | quarantined | failed | retry | deferred | missing | skipped
-    read: int = 0
-    applied: int = 0
-    stale: int = 0
-    deleted: int = 0
-    quarantined: int = 0
-    error: str | None = None
+# What ``--json`` shows of each file's ``engine.JobResult``.
+FILE_FIELDS = ("key", "status", "read", "applied", "stale", "deleted", "quarantined", "error")
+ROW_COUNTS = ("read", "applied", "stale", "deleted", "quarantined")
+# A file in one of these states needs nothing more (the engine's settled states, less MISSING).
+OK_STATUSES = ("loaded", "quarantined", "skipped")
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+
+def file_json(f: JobResult) -> dict[str, Any]:
+    return {name: getattr(f, name) for name in FILE_FIELDS}
+
+
+def row_totals(files: list[JobResult]) -> dict[str, int]:
+    return {name: sum(getattr(f, name) for f in files) for name in ROW_COUNTS}
 
 
 @dataclass
 class ReloadResult:
     plan: ReloadPlan
-    files: list[FileOutcome]
+    files: list[JobResult]
     error: str | None = None  # why the run stopped early, if it did
 
     @property
     def ok(self) -> bool:
-        return self.error is None and all(
-            f.status in ("loaded", "quarantined", "skipped") for f in self.files
-        )
+        return self.error is None and all(f.status in OK_STATUSES for f in self.files)
 
     def to_json(self) -> dict[str, Any]:
-        totals = {
-            name: sum(getattr(f, name) for f in self.files)
-            for name in ("read", "applied", "stale", "deleted", "quarantined")
-        }
         by_status: dict[str, int] = {}
         for f in self.files:
             by_status[f.status] = by_status.get(f.status, 0) + 1
         return {
             "plan": self.plan.to_json(),
-            "files": [f.to_json() for f in self.files],
+            "files": [file_json(f) for f in self.files],
             "by_status": by_status,
-            "rows": totals,
+            "rows": row_totals(self.files),
             "error": self.error,
             "ok": self.ok,
         }
@@ -110,7 +105,7 @@ def reload_prefix(pipeline: Pipeline, prefix: str, table: str | None) -> str:
         for root in (pipeline.staging_prefix.rstrip("/") + "/", f"s3://{pipeline.bucket}/"):
             relative = relative.removeprefix(root)
         return pipeline.table_prefix(table) + relative.lstrip("/")
-    return inspect.full_prefix(pipeline, prefix)
+    return inspection.full_prefix(pipeline, prefix)
 
 
 def plan(pipeline: Pipeline, prefix: str, table: str | None = None, conn: Any = None) -> ReloadPlan:
@@ -128,8 +123,8 @@ def plan(pipeline: Pipeline, prefix: str, table: str | None = None, conn: Any = 
             "loads staging objects (use --errors for failed and quarantined ones)."
         )
     result = ReloadPlan(where=pipeline.where, bucket=pipeline.bucket, prefix=full, table=table)
-    for entry in inspect.list_objects(pipeline, full):
-        if table and inspect.table_of(entry["Key"]) != table:
+    for entry in inspection.list_objects(pipeline, full):
+        if table and inspection.table_of(entry["Key"]) != table:
             continue
         result.objects.append(
             PlannedObject(entry["Key"], entry.get("ETag", "").strip('"'), entry["Size"], False)
@@ -156,7 +151,7 @@ def execute(
     pipeline: Pipeline,
     planned: ReloadPlan,
     conn: Any = None,
-    progress: Callable[[FileOutcome], None] | None = None,
+    progress: Callable[[JobResult], None] | None = None,
 ) -> ReloadResult:
     """Load every planned object again: the engine here (local) or the deployed loader."""
     if pipeline.local:
@@ -168,13 +163,9 @@ def _execute_here(
     pipeline: Pipeline,
     planned: ReloadPlan,
     conn: Any,
-    progress: Callable[[FileOutcome], None] | None,
+    progress: Callable[[JobResult], None] | None,
 ) -> ReloadResult:
     from loaders import engine
-
-    def report(job: Any) -> None:
-        if progress:
-            progress(_outcome(job.as_dict()))
 
     run = engine.load_keys(
         conn,
@@ -182,14 +173,13 @@ def _execute_here(
         pipeline.loader_settings(),
         [o.key for o in planned.objects],
         reload=True,
-        progress=report,
+        progress=progress,
     )
-    files = [_outcome(r.as_dict()) for r in run.results]
-    return ReloadResult(plan=planned, files=_in_plan_order(planned, files), error=run.error)
+    return ReloadResult(plan=planned, files=_in_plan_order(planned, run.results), error=run.error)
 
 
 def _execute_deployed(
-    pipeline: Pipeline, planned: ReloadPlan, progress: Callable[[FileOutcome], None] | None
+    pipeline: Pipeline, planned: ReloadPlan, progress: Callable[[JobResult], None] | None
 ) -> ReloadResult:
     if not pipeline.loader_function:
         raise OperatorError(f"The {pipeline.where} has no {'LoaderFunctionName'} output.")
@@ -213,7 +203,7 @@ def _execute_deployed(
     return ReloadResult(plan=planned, files=_in_plan_order(planned, files), error=error)
 
 
-def parse_loader_report(doc: Any, planned: ReloadPlan) -> tuple[list[FileOutcome], str | None]:
+def parse_loader_report(doc: Any, planned: ReloadPlan) -> tuple[list[JobResult], str | None]:
     """Per-file outcomes from the loader function's answer (``loaders.handler``).
 
     The handler answers ``{"status": "error"|"unreachable", "error"}`` when it
@@ -235,22 +225,25 @@ def parse_loader_report(doc: Any, planned: ReloadPlan) -> tuple[list[FileOutcome
     settled = sum(counts.get(s, 0) for s in ("loaded", "quarantined", "skipped"))
     rest = "loaded" if settled == len(planned.objects) - len(failed) else "unknown"
     files = [
-        FileOutcome(o.key, "failed", error=failed[o.key])
+        JobResult(o.key, status="failed", error=failed[o.key])
         if o.key in failed
-        else FileOutcome(o.key, rest)
+        else JobResult(o.key, status=rest)
         for o in planned.objects
     ]
     rows = doc.get("rows", {})
     if files and rows:
         first = next((f for f in files if f.status != "failed"), files[0])
-        for name in ("read", "applied", "stale", "deleted", "quarantined"):
+        for name in ROW_COUNTS:
             setattr(first, name, int(rows.get(name, 0)))
     return files, doc.get("error")
 
 
-def _outcome(r: dict[str, Any]) -> FileOutcome:
-    return FileOutcome(
+def _outcome(r: dict[str, Any]) -> JobResult:
+    """A file's result as the deployed loader reports it (``JobResult.as_dict``)."""
+    return JobResult(
         key=r["key"],
+        etag=r.get("etag", ""),
+        table=r.get("table", ""),
         status=r.get("status", "pending"),
         read=r.get("read", 0),
         applied=r.get("applied", 0),
@@ -258,9 +251,10 @@ def _outcome(r: dict[str, Any]) -> FileOutcome:
         deleted=r.get("deleted", 0),
         quarantined=r.get("quarantined", 0),
         error=r.get("error"),
+        seconds=r.get("seconds", 0.0),
     )
 
 
-def _in_plan_order(planned: ReloadPlan, files: list[FileOutcome]) -> list[FileOutcome]:
+def _in_plan_order(planned: ReloadPlan, files: list[JobResult]) -> list[JobResult]:
     order = {o.key: i for i, o in enumerate(planned.objects)}
     return sorted(files, key=lambda f: order.get(f.key, len(order)))

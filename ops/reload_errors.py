@@ -1,7 +1,7 @@
 """``ddbload reload --errors``: load what failed earlier, once its cause is fixed.
 
 Three kinds of leftovers, each turned back into ordinary staging objects and
-loaded through the loader's own path (``loaders.reload.execute``):
+loaded through the loader's own path (``ops.reload.execute``):
 
 * Firehose processing failures under the error prefix: one JSON error record
   per line (``attemptsMade, arrivalTimestamp, errorCode, errorMessage,
@@ -45,10 +45,11 @@ from botocore.exceptions import ClientError
 
 from contract import staging
 from contract.staging import StagingLine
-from loaders import inspect
-from loaders import reload as reload_lib
-from loaders.pipeline import OperatorError, Pipeline
-from loaders.reload import FileOutcome, PlannedObject, ReloadPlan
+from loaders.engine import JobResult
+from ops import inspection
+from ops import reload as reload_lib
+from ops.pipeline import OperatorError, Pipeline
+from ops.reload import OK_STATUSES, PlannedObject, ReloadPlan, file_json, row_totals
 
 PROCESSING_FAILED = "processing-failed"
 QUARANTINED_ROWS = "quarantined-rows"
@@ -112,7 +113,7 @@ class ErrorsPlan:
 @dataclass
 class EntryOutcome:
     entry: ErrorEntry
-    files: list[FileOutcome]
+    files: list[JobResult]
     resolved: bool  # everything of it loaded; the error object is gone
     remaining: int  # records or rows still failing (a file: 1 when it is still quarantined)
     reasons: list[str]
@@ -124,7 +125,7 @@ class EntryOutcome:
             "resolved": self.resolved,
             "remaining": self.remaining,
             "reasons": self.reasons,
-            "files": [f.to_json() for f in self.files],
+            "files": [file_json(f) for f in self.files],
         }
 
 
@@ -137,7 +138,7 @@ class ErrorsResult:
     @property
     def ok(self) -> bool:
         return self.error is None and all(
-            f.status in ("loaded", "quarantined", "skipped") for o in self.outcomes for f in o.files
+            f.status in OK_STATUSES for o in self.outcomes for f in o.files
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -147,10 +148,7 @@ class ErrorsResult:
             "outcomes": [o.to_json() for o in self.outcomes],
             "resolved": sum(o.resolved for o in self.outcomes),
             "remaining": sum(o.remaining for o in self.outcomes),
-            "rows": {
-                n: sum(getattr(f, n) for f in files)
-                for n in ("read", "applied", "stale", "deleted", "quarantined")
-            },
+            "rows": row_totals(files),
             "error": self.error,
             "ok": self.ok,
         }
@@ -217,7 +215,7 @@ def _firehose_entry(pipeline: Pipeline, key: str) -> ErrorEntry:
     entry = ErrorEntry(PROCESSING_FAILED, key, [])
     ok: list[StagingLine] = []
     reasons: dict[str, None] = {}
-    for doc in _ndjson(inspect.read_object(pipeline, key)):
+    for doc in _ndjson(inspection.read_object(pipeline, key)):
         if isinstance(doc, dict) and (doc.get("errorCode") or doc.get("errorMessage")):
             reasons.setdefault(f"{doc.get('errorCode')} {doc.get('errorMessage')}".strip(), None)
         try:
@@ -233,7 +231,7 @@ def _rows_entry(pipeline: Pipeline, key: str) -> ErrorEntry:
     entry = ErrorEntry(QUARANTINED_ROWS, key, [])
     lines: list[StagingLine] = []
     reasons: dict[str, None] = {}
-    for doc in _ndjson(inspect.read_object(pipeline, key)):
+    for doc in _ndjson(inspection.read_object(pipeline, key)):
         if not isinstance(doc, dict):
             entry.still_failing.append("the quarantined row is not JSON")
             continue
@@ -251,7 +249,7 @@ def _rows_entry(pipeline: Pipeline, key: str) -> ErrorEntry:
 
 def _file_entry(pipeline: Pipeline, key: str, root: str) -> ErrorEntry:
     source = key[len(root) : -len(_REASON)]
-    doc = orjson.loads(inspect.read_object(pipeline, key) or b"{}")
+    doc = orjson.loads(inspection.read_object(pipeline, key) or b"{}")
     reason = doc.get("reason") if isinstance(doc, dict) else None
     return ErrorEntry(QUARANTINED_FILE, key, [str(reason)] if reason else [], reload_key=source)
 
@@ -263,10 +261,10 @@ def plan(pipeline: Pipeline, prefix: str | None = None) -> ErrorsPlan:
     """
     entries = []
     errors_root = pipeline.error_prefix.rstrip("/") + "/"
-    for obj in inspect.list_objects(pipeline, errors_root + (prefix or "").lstrip("/")):
+    for obj in inspection.list_objects(pipeline, errors_root + (prefix or "").lstrip("/")):
         entries.append(_firehose_entry(pipeline, obj["Key"]))
     root = pipeline.quarantine_prefix.rstrip("/") + "/"
-    for obj in inspect.list_objects(pipeline, root + (prefix or "").lstrip("/")):
+    for obj in inspection.list_objects(pipeline, root + (prefix or "").lstrip("/")):
         key = obj["Key"]
         # Rows a reload quarantined again are folded back into their source's object.
         if key.rsplit("/", 1)[-1].startswith(RESTAGED):
@@ -303,7 +301,7 @@ def _delete(pipeline: Pipeline, *keys: str) -> None:
 
 def _load(
     pipeline: Pipeline, objects: list[PlannedObject], conn: Any
-) -> tuple[list[FileOutcome], str | None]:
+) -> tuple[list[JobResult], str | None]:
     if not objects:
         return [], None
     if pipeline.local:
@@ -311,7 +309,7 @@ def _load(
         done = reload_lib.execute(pipeline, batch, conn)
         return done.files, done.error
     # A deployed loader reloads a prefix: each object's own key is one.
-    files: list[FileOutcome] = []
+    files: list[JobResult] = []
     for obj in objects:
         one = ReloadPlan(pipeline.where, pipeline.bucket, obj.key, None, [obj])
         done = reload_lib.execute(pipeline, one, conn)
@@ -359,11 +357,11 @@ def _execute_entry(pipeline: Pipeline, entry: ErrorEntry, conn: Any) -> EntryOut
     if entry.kind == QUARANTINED_FILE:
         return _reload_file(pipeline, entry, conn)
     objects = [_put(pipeline, key, lines) for key, lines in sorted(entry.staged.items())]
-    skipped: list[FileOutcome] = []
+    skipped: list[JobResult] = []
     if entry.kind == PROCESSING_FAILED:
         # The same records re-transformed into the same bytes: loaded before, not again.
         done = _already_loaded(conn, objects)
-        skipped = [FileOutcome(o.key, "skipped") for o in objects if o.key in done]
+        skipped = [JobResult(o.key, status="skipped") for o in objects if o.key in done]
         objects = [o for o in objects if o.key not in done]
     files, _ = _load(pipeline, objects, conn)
     files = skipped + files
@@ -380,7 +378,7 @@ def _execute_entry(pipeline: Pipeline, entry: ErrorEntry, conn: Any) -> EntryOut
 
 
 def _settle_rows(
-    pipeline: Pipeline, entry: ErrorEntry, files: list[FileOutcome], settled: bool
+    pipeline: Pipeline, entry: ErrorEntry, files: list[JobResult], settled: bool
 ) -> EntryOutcome:
     """Quarantined rows after their reload: the source object keeps exactly the rows that failed."""
     root = pipeline.quarantine_prefix.rstrip("/") + "/"
@@ -389,7 +387,7 @@ def _settle_rows(
     for f in files:
         requarantined = root + f.key + _ROWS
         if f.quarantined and _exists(pipeline, requarantined):
-            data = inspect.read_object(pipeline, requarantined)
+            data = inspection.read_object(pipeline, requarantined)
             for doc in _ndjson(data):
                 if isinstance(doc, dict) and doc.get("_reason"):
                     reasons.setdefault(str(doc["_reason"]), None)

@@ -17,8 +17,8 @@ from typing import Any
 import pymysql
 
 from contract.config import target_name
-from loaders import inspect
-from loaders.pipeline import Pipeline
+from ops import inspection
+from ops.pipeline import Pipeline
 
 WINDOW = timedelta(hours=24)
 # The newest change committed is read from the last few loaded objects of a table.
@@ -105,7 +105,7 @@ def status(pipeline: Pipeline, conn: Any, now: datetime | None = None) -> Pipeli
             table=name,
             target=mapping.target if mapping else target_name(name),
             lag_seconds=round((now.timestamp() - newest / 1e6), 3) if newest else None,
-            newest_change=inspect.iso_us(newest),
+            newest_change=inspection.iso_us(newest),
             backlog_objects=len(pending),
             backlog_bytes=sum(size for _, size, _ in pending),
             oldest_pending=_iso(min((w for _, _, w in pending), default=None)),
@@ -138,12 +138,21 @@ def status(pipeline: Pipeline, conn: Any, now: datetime | None = None) -> Pipeli
     return result
 
 
+def pipeline_status(pipeline: Pipeline) -> PipelineStatus:
+    """``status`` on a connection of the pipeline's own, closed afterwards."""
+    conn = pipeline.connect()
+    try:
+        return status(pipeline, conn)
+    finally:
+        conn.close()
+
+
 def _staged(pipeline: Pipeline) -> dict[str, list[tuple[str, str, int, datetime]]]:
     """Staging objects per table: (key, ETag, size, last modified)."""
     out: dict[str, list[tuple[str, str, int, datetime]]] = {}
     root = pipeline.staging_prefix.rstrip("/") + "/"
-    for entry in inspect.list_objects(pipeline, root):
-        table = inspect.table_of(entry["Key"])
+    for entry in inspection.list_objects(pipeline, root):
+        table = inspection.table_of(entry["Key"])
         if table:
             out.setdefault(table, []).append(
                 (
@@ -216,8 +225,8 @@ def _newest_change(pipeline: Pipeline, keys: list[str]) -> int | None:
     newest = None
     for key in keys:
         try:
-            lines = inspect.read_lines(pipeline, key)
-        except inspect.OperatorError:
+            lines = inspection.read_lines(pipeline, key)
+        except inspection.OperatorError:
             continue  # expired by the lifecycle rule, or unreadable: the others still count
         for line in lines:
             if newest is None or line.version_us > newest:

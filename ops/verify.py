@@ -308,7 +308,7 @@ def verify(
 def verify_pipeline(
     pipeline: Any, *, table: str | None = None, progress: Progress | None = None
 ) -> list[TableReconciliation]:
-    """``verify`` for a resolved ``loaders.pipeline.Pipeline`` (local or deployed)."""
+    """``verify`` for a resolved ``ops.pipeline.Pipeline`` (local or deployed)."""
     conn = pipeline.connect()
     try:
         return verify(

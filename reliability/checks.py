@@ -1,6 +1,6 @@
 """The end of every fault test: MariaDB against DynamoDB, and the ledger against S3.
 
-``measure`` runs ``loaders.verify`` (what DynamoDB holds vs the target tables)
+``measure`` runs ``ops.verify`` (what DynamoDB holds vs the target tables)
 and reads the ledger row of every staging object in S3. It returns the counts
 the report publishes:
 
@@ -23,7 +23,7 @@ from typing import Any
 import pymysql
 
 from loaders import ledger
-from loaders.verify import verify
+from ops.verify import verify
 from reliability.stack import Scenario
 
 

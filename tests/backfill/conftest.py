@@ -17,7 +17,7 @@ from moto import mock_aws
 
 from contract import staging
 from contract.values import wire_value
-from loaders.backfill_store import Store
+from ops.backfill_store import Store
 
 BUCKET = "ddbload-backfill-test"
 

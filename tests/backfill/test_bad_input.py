@@ -8,8 +8,8 @@ import json
 import pytest
 
 from contract.config import parse_config
-from loaders import backfill
-from loaders.backfill import BackfillError
+from ops import backfill
+from ops.backfill import BackfillError
 
 from .conftest import make_table, put_items, sample_item, write_export
 

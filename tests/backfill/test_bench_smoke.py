@@ -1,7 +1,7 @@
 """Smoke test of the backfill benchmark on a few hundred items, so it cannot rot.
 
 The suite checks every case's MariaDB state against DynamoDB (once through
-``loaders.verify``, then by table checksum) and raises otherwise. No timing is asserted.
+``ops.verify``, then by table checksum) and raises otherwise. No timing is asserted.
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from contract import staging, values
 from contract.config import parse_config
-from loaders import backfill
-from loaders.backfill_store import Store
+from ops import backfill
+from ops.backfill_store import Store
 
 from ..strategies import keyed_items
 from .conftest import FailingS3, PutFailure, make_table, sample_item, write_export

@@ -6,8 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contract.config import parse_config
-from loaders import backfill
-from loaders.backfill_sources import RateLimiter
+from ops import backfill
+from ops.backfill_sources import RateLimiter
 
 from .conftest import make_table, put_items, sample_item
 

@@ -1,6 +1,6 @@
 """Backfill through the real loader into real MariaDB: the target ends equal to DynamoDB.
 
-``loaders.verify`` is the judge (the same reconciliation ``ddbload verify`` runs).
+``ops.verify`` is the judge (the same reconciliation ``ddbload verify`` runs).
 Changes streamed during the backfill are produced as the transform would write
 them (``contract.staging`` lines with the change's time as version), interleaved
 with the scan deterministically: one scan segment, actions after given scan calls.
@@ -19,9 +19,10 @@ import pytest
 
 from contract import staging, values
 from contract.config import parse_config
-from loaders import backfill, db, engine, ledger, verify
-from loaders.backfill_store import Store
+from loaders import db, engine, ledger
 from loaders.settings import LoaderSettings
+from ops import backfill, verify
+from ops.backfill_store import Store
 
 from ..conftest import mariadb_params
 from .conftest import (

@@ -10,7 +10,7 @@ import pytest
 
 from contract import staging
 from contract.config import parse_config
-from loaders import backfill
+from ops import backfill
 
 from .conftest import make_table, put_items, sample_item, scan_all
 

@@ -7,7 +7,7 @@ import json
 import pymysql
 from typer.testing import CliRunner
 
-from loaders.cli import app
+from cli.main import app
 from localmode import aws
 from tests.conftest import mariadb_params
 

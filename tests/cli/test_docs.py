@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import typer
 
-from loaders.cli import app
+from cli.main import app
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,13 +56,13 @@ def test_readme_links_to_the_cli_reference() -> None:
     assert "(docs/CLI.md)" in readme
 
 
-def test_python_dash_m_loaders_is_the_same_cli() -> None:
+def test_python_dash_m_cli_is_the_same_cli() -> None:
     import subprocess
     import sys
 
     # WHEN running the module and asking for help
     out = subprocess.run(
-        [sys.executable, "-m", "loaders", "--help"],
+        [sys.executable, "-m", "cli", "--help"],
         capture_output=True,
         text=True,
         timeout=60,

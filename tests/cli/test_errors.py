@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
+from cli.main import app
 from contract import settings
-from loaders.cli import app
 from localmode import aws, resources
 from tests.cli.conftest import change, put_staging
 from tests.cli.stack import deploy, outputs_of

@@ -11,10 +11,10 @@ import json
 import pymysql
 from typer.testing import CliRunner
 
+from cli.main import app
 from contract.staging import decode_line
 from loaders import engine
-from loaders.cli import app
-from loaders.pipeline import from_local
+from localmode.pipeline import from_local
 from tests.cli.conftest import change, put_staging
 from tests.conftest import mariadb_params
 

@@ -14,10 +14,10 @@ import orjson
 import pymysql
 from typer.testing import CliRunner
 
+from cli.main import app
 from loaders import handler as loader_handler
-from loaders.cli import app
-from loaders.pipeline import Pipeline
 from localmode.resources import lambda_environment
+from ops.pipeline import Pipeline
 from tests.cli.conftest import change, put_staging
 from tests.cli.stack import deploy, outputs_of
 from tests.conftest import mariadb_params

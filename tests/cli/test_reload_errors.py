@@ -17,9 +17,9 @@ import orjson
 import pymysql
 from typer.testing import CliRunner
 
+from cli.main import app
 from contract.config import parse_config
 from contract.staging import StagingLine
-from loaders.cli import app
 from localmode import aws, resources
 from tests.cli.conftest import CDK_JSON, change, put_staging
 from tests.conftest import mariadb_params

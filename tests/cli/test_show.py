@@ -8,7 +8,7 @@ import json
 import orjson
 from typer.testing import CliRunner
 
-from loaders.cli import app
+from cli.main import app
 from loaders.quarantine import S3Quarantine
 from localmode import aws
 from tests.cli.conftest import change, put_staging

@@ -7,7 +7,7 @@ import time
 
 from typer.testing import CliRunner
 
-from loaders.cli import app
+from cli.main import app
 from localmode import aws
 from tests.cli.conftest import change, put_staging
 

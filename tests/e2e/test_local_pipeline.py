@@ -15,7 +15,6 @@ from typing import Any
 
 import pymysql
 
-from loaders.verify import verify
 from localmode import demo, server
 from localmode.aws import Clients
 from localmode.drivers.firehose import FirehoseDriver
@@ -23,6 +22,7 @@ from localmode.drivers.scheduler import tick
 from localmode.drivers.stream_to_kinesis import StreamToKinesis, partition_key
 from localmode.replay import replay
 from localmode.workload import Workload
+from ops.verify import verify
 from tests.conftest import mariadb_params
 from tests.localmode.stack import pipeline_config, private_stack
 

@@ -11,7 +11,8 @@ import pytest
 from moto import mock_aws
 
 from contract.values import to_plain
-from loaders import sql, verify
+from loaders import sql
+from ops import verify
 from tests.conftest import mariadb_params
 from tests.localmode.stack import pipeline_config
 
