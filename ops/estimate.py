@@ -519,6 +519,8 @@ def _freshness(load: _Load, s: _Settings, ctx: _Context) -> dict[str, Any]:
         "load_seconds": round(load_time, 1),
         "total_seconds": round(buffer * factor + schedule + load_time, 1),
         "formula": "buffer x 1.5 (dynamic partitioning) + schedule period + load time",
+        # Above one lane's rate the backlog grows each period and no bound holds.
+        "keeps_up": load.per_table_cps <= ctx.rates.lane.value,
     }
 
 
@@ -648,7 +650,7 @@ def _reasons(load: _Load, given: _Settings, rec: _Settings, ctx: _Context) -> li
         reasons.append("On-demand costs no more than enough provisioned shards at this rate.")
     if rec.buffer_mb != given.buffer_mb:
         reasons.append(
-            f"Each table fills a {given.buffer_mb} MB buffer in {_fill_seconds(load, given):.0f} s, "
+            f"Each table fills a {given.buffer_mb} MB buffer in {_fill_seconds(load, given):.1f} s, "
             f"under the {given.buffer_seconds} s interval: {rec.buffer_mb} MB halves the objects "
             "(S3 requests, per-object partitioning fees, loader files) at about the same freshness."
         )
@@ -656,6 +658,12 @@ def _reasons(load: _Load, given: _Settings, rec: _Settings, ctx: _Context) -> li
         reasons.append(
             f"Firehose flushes each table every {given.buffer_seconds} s at most; 60 s and 64 MB "
             "are the smallest buffers dynamic partitioning takes, so this is the freshest setting."
+        )
+    if load.per_table_cps > ctx.rates.lane.value:
+        reasons.append(
+            f"Each table sends {load.per_table_cps:,.0f} changes/s, more than one lane loads "
+            f"({ctx.rates.lane.value:,.0f}/s measured): no schedule keeps up. Spread the "
+            "changes over more tables (each table is a lane) or load faster."
         )
     if rec.schedule_minutes != given.schedule_minutes:
         reasons.append(
@@ -746,6 +754,7 @@ def render_text(result: dict[str, Any]) -> str:
         f"Freshness: within {result['freshness_seconds']:,.0f} s = {f['firehose_buffer_seconds']:g} s "
         f"buffer x {f['dynamic_partitioning_factor']:g} + {f['schedule_seconds']} s schedule + "
         f"{f['load_seconds']:g} s load"
+        + ("" if f["keeps_up"] else " (but each lane falls further behind every period)")
     )
     lines += ["", "Break points:"]
     for name, limit in result["limits"].items():
@@ -807,7 +816,10 @@ def scale_table(
     row("This design with the recommended settings", [
         _usd(r["settings"]["monthly_usd"]) for r in results
     ])  # fmt: skip
-    row("Freshness (default settings)", [f"{r['freshness_seconds']:,.0f} s" for r in results])
+    row("Freshness (default settings)", [
+        f"{r['freshness_seconds']:,.0f} s" + ("" if r["freshness"]["keeps_up"] else ", falling behind")
+        for r in results
+    ])  # fmt: skip
     row("Break points crossed", [
         ", ".join(n for n, lim in r["limits"].items() if lim["crossed"]) or "none"
         for r in results
