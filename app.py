@@ -49,7 +49,6 @@ def main() -> int:
         for key in (
             deploy_options.CONTEXT_CONFIG,
             deploy_options.CONTEXT_STACK_NAME,
-            deploy_options.CONTEXT_PANDAS_LAYER,
             deploy_options.CONTEXT_ALARM_EMAIL,
         )
     }

@@ -28,8 +28,13 @@ PROCESSOR_RETRIES = 3
 
 LOADER_HANDLER = "loaders.handler.handler"
 LOADER_PACKAGES = ("loaders", "contract")
-# pandas/pyarrow come from the AWS SDK for pandas layer, not the bundle.
-LOADER_REQUIREMENTS = ("pymysql", "orjson")
+# pyarrow and numpy are bundled at the versions pyproject.toml pins, so Lambda runs the
+# pyarrow the tests ran (a managed layer ships other versions, and its ARN differs by
+# region, account and partition). pyarrow 20.0.0 is the newest with a cp311
+# manylinux2014 wheel; the bundle stays under Lambda's 250 MB unzipped limit
+# (tests/stacks/test_bundles.py measures it).
+LOADER_REQUIREMENTS = ("pymysql", "orjson", "pyarrow", "numpy")
+LAMBDA_UNZIPPED_LIMIT_BYTES = 250 * 1024 * 1024
 LOADER_MEMORY_MB = 2048
 LOADER_EPHEMERAL_STORAGE_MB = 2048
 # How long an asynchronous invocation may wait before it is dropped: Lambda allows
@@ -45,16 +50,6 @@ RDS_CA_BUNDLE_FILE = "rds-ca-bundle.pem"
 LAMBDA_TASK_ROOT = "/var/task"
 DB_TLS_WITH_BUNDLE = "verify"
 DB_TLS_WITHOUT_BUNDLE = "required"
-
-# AWS SDK for pandas managed layer. The version number differs per region; override
-# with context ``ddbload_pandas_layer_arn`` (see docs/DEPLOY.md). ``{region}`` is
-# replaced by the stack's region at deploy time.
-PANDAS_LAYER_ACCOUNT = "336392948345"
-PANDAS_LAYER_VERSION = 30
-PANDAS_LAYER_ARN = (
-    "arn:aws:lambda:{region}:" + PANDAS_LAYER_ACCOUNT + ":layer:AWSSDKPandas-Python311:"
-    f"{PANDAS_LAYER_VERSION}"
-)
 
 # EventBridge Scheduler target: retries of a failed delivery to Lambda, then the DLQ.
 SCHEDULE_RETRY_ATTEMPTS = 3

@@ -1,7 +1,7 @@
 """Deployment options outside the pipeline config, and the checks only a deployment needs.
 
 ``contract.config`` validates what the runtime also reads (tables, prefixes, buffers).
-A deployment needs a little more: the stack name, the pandas layer, an alarm e-mail,
+A deployment needs a little more: the stack name, an alarm e-mail,
 subnets for an existing database, and a config small enough for a Lambda environment.
 These come from cdk.json context keys next to ``ddbload`` and fail synth the same way:
 one ``ConfigError`` listing one sentence per problem.
@@ -18,7 +18,6 @@ from stacks import defaults
 
 CONTEXT_CONFIG = "ddbload"
 CONTEXT_STACK_NAME = "ddbload_stack_name"
-CONTEXT_PANDAS_LAYER = "ddbload_pandas_layer_arn"
 CONTEXT_ALARM_EMAIL = "ddbload_alarm_email"
 
 # Lambda caps all environment variables of a function at 4 KB together; the loader's
@@ -27,9 +26,6 @@ LAMBDA_ENV_LIMIT = 4096
 LOADER_ENV_RESERVE = 1024
 
 STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
-LAYER_ARN = re.compile(
-    r"arn:aws[a-z-]*:lambda:(\{region\}|[a-z0-9-]+):\d{12}:layer:[A-Za-z0-9_-]+:\d+"
-)
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 SECRET_ARN = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+")
 KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+")
@@ -41,7 +37,6 @@ VPC_ID = re.compile(r"vpc-[0-9a-f]{8,17}")
 @dataclass(frozen=True)
 class DeployOptions:
     stack_name: str = defaults.STACK_NAME
-    pandas_layer_arn: str = defaults.PANDAS_LAYER_ARN
     alarm_email: str | None = None
 
 
@@ -53,16 +48,10 @@ def read_options(context: dict[str, Any], problems: list[str]) -> DeployOptions:
             f"{CONTEXT_STACK_NAME} {stack_name!r} is not a valid stack name "
             "(a letter, then up to 127 letters, digits or hyphens)."
         )
-    layer = context.get(CONTEXT_PANDAS_LAYER) or defaults.PANDAS_LAYER_ARN
-    if not isinstance(layer, str) or not LAYER_ARN.fullmatch(layer):
-        problems.append(
-            f"{CONTEXT_PANDAS_LAYER} {layer!r} is not a Lambda layer version ARN "
-            "(arn:aws:lambda:<region or {region}>:<account>:layer:<name>:<version>)."
-        )
     email = context.get(CONTEXT_ALARM_EMAIL)
     if email is not None and (not isinstance(email, str) or not EMAIL.fullmatch(email)):
         problems.append(f"{CONTEXT_ALARM_EMAIL} {email!r} is not an e-mail address.")
-    return DeployOptions(str(stack_name), str(layer), email if isinstance(email, str) else None)
+    return DeployOptions(str(stack_name), email if isinstance(email, str) else None)
 
 
 def check_existing_database(existing: dict[str, Any], problems: list[str]) -> None:

@@ -73,7 +73,6 @@ class ScheduledLoader(Construct):
         config: PipelineConfig,
         staging: StagingBucket,
         database: Database,
-        pandas_layer_arn: str,
     ) -> None:
         super().__init__(scope, id)
         settings = config.settings
@@ -106,7 +105,6 @@ class ScheduledLoader(Construct):
             description="ddbload loader: MariaDB and AWS API endpoints",
             allow_all_outbound=True,
         )
-        layer_arn = pandas_layer_arn.replace("{region}", Stack.of(self).region)
         ca_bundle = bundling.rds_ca_bundle()
         self.function = lambda_.Function(
             self,
@@ -116,7 +114,6 @@ class ScheduledLoader(Construct):
             architecture=lambda_.Architecture.X86_64,
             handler=defaults.LOADER_HANDLER,
             code=bundling.loader_code(ca_bundle),
-            layers=[lambda_.LayerVersion.from_layer_version_arn(self, "PandasLayer", layer_arn)],
             vpc=database.vpc,
             vpc_subnets=database.subnets,
             security_groups=[self.security_group],
@@ -242,8 +239,8 @@ class ScheduledLoader(Construct):
         acknowledge(
             self.function,
             "AwsSolutions-L1",
-            "The project and the AWS SDK for pandas layer target Python 3.11; the runtime "
-            "moves with them.",
+            "The project targets Python 3.11 and the bundle holds 3.11 wheels (pyarrow 20 is "
+            "the newest with a manylinux2014 wheel the python3.11 runtime can load).",
         )
         acknowledge(
             self.schedule_dead_letters,

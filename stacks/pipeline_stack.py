@@ -72,7 +72,6 @@ class PipelineStack(Stack):
             config=config,
             staging=self.staging,
             database=self.database,
-            pandas_layer_arn=options.pandas_layer_arn,
         )
         self.monitoring = Monitoring(
             self,

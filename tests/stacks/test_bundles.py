@@ -1,8 +1,9 @@
 """The Lambda assets: built without Docker, small where they must be, and importable.
 
 Each handler is imported in a fresh interpreter whose path holds only the asset
-directory (plus, for the loader, the packages Lambda's runtime and the AWS SDK for
-pandas layer provide, taken from this venv), as Lambda would see it.
+directory (plus, for the loader, boto3 and what it needs, which Lambda's Python runtime
+provides, taken from this venv), as Lambda would see it. The loader bundles pyarrow and
+numpy itself, at the versions the tests run with, and must fit Lambda's 250 MB unzipped.
 """
 
 from __future__ import annotations
@@ -15,11 +16,8 @@ from pathlib import Path
 from stacks import defaults
 from tests.stacks.conftest import REPO, Synthesized
 
-# Provided at run time by the Lambda Python runtime (boto3) or by the pandas layer.
-RUNTIME_AND_LAYER = (
-    "boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six",
-    "pandas", "pyarrow", "numpy", "numpy.libs", "pytz", "tzdata",
-)  # fmt: skip
+# Provided at run time by the Lambda Python runtime.
+RUNTIME = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six")
 
 
 def asset_dir(pipeline: Synthesized, function: object) -> Path:
@@ -28,17 +26,26 @@ def asset_dir(pipeline: Synthesized, function: object) -> Path:
     return pipeline.outdir / resource["Metadata"]["aws:asset:path"]
 
 
-def layer_dir(tmp_path: Path) -> Path:
-    """Symlinks to the venv's copies of what the runtime and the pandas layer provide."""
-    import pandas
+def runtime_dir(tmp_path: Path) -> Path:
+    """Symlinks to the venv's copies of what the Lambda Python runtime provides."""
+    import boto3
 
-    site = Path(pandas.__file__).parent.parent
-    layer = tmp_path / "layer"
-    layer.mkdir()
-    for name in RUNTIME_AND_LAYER:
+    site = Path(boto3.__file__).parent.parent
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    for name in RUNTIME:
         if (site / name).exists():
-            (layer / name).symlink_to(site / name)
-    return layer
+            (runtime / name).symlink_to(site / name)
+    return runtime
+
+
+def dist_versions(asset: Path) -> dict[str, str]:
+    """name -> version of every distribution pip installed into the asset."""
+    found = {}
+    for info in asset.glob("*.dist-info"):
+        name, version = info.name.removesuffix(".dist-info").rsplit("-", 1)
+        found[name.lower().replace("_", "-")] = version
+    return found
 
 
 def import_in_isolation(
@@ -49,7 +56,8 @@ def import_in_isolation(
         f"sys.path[:0] = {json.dumps([str(p) for p in paths])}; "
         f"m = importlib.import_module({module!r}); "
         f"assert callable(getattr(m, {handler!r})); "
-        "import orjson; print(orjson.__file__)"
+        "import orjson; print(orjson.__file__); "
+        "import importlib.util as u; s = u.find_spec('pyarrow'); print(s.origin if s else '-')"
     )
     # -S: no site-packages, -I: no user site and no PYTHON* variables; only ``paths``.
     return subprocess.run(
@@ -75,11 +83,35 @@ def test_transform_bundle_holds_code_and_orjson_only(default_pipeline: Synthesiz
     assert size < 5 * 1024 * 1024, f"transform bundle is {size} bytes"
 
 
-def test_loader_bundle_holds_code_and_its_drivers(default_pipeline: Synthesized) -> None:
+def test_loader_bundle_holds_code_drivers_and_the_tested_pyarrow(
+    default_pipeline: Synthesized,
+) -> None:
+    import numpy
+    import pyarrow
+
+    # GIVEN the loader's asset
     asset = asset_dir(default_pipeline, default_pipeline.stack.loader.function)
     top = {p.name for p in asset.iterdir()}
-    assert {"loaders", "contract", "pymysql", "orjson"} <= top
-    assert not {"pandas", "pyarrow"} & top, "pandas/pyarrow come from the layer"
+    # THEN it holds our code, its drivers and pyarrow + numpy, and nothing of pandas
+    assert {"loaders", "contract", "pymysql", "orjson", "pyarrow", "numpy"} <= top
+    assert "pandas" not in top
+    # AND pyarrow and numpy are exactly the versions these tests run with
+    versions = dist_versions(asset)
+    assert versions["pyarrow"] == pyarrow.__version__
+    assert versions["numpy"] == numpy.__version__
+    # AND their wheels are ones the python3.11 runtime (glibc 2.26) can load
+    for name in ("pyarrow", "numpy"):
+        wheel = (asset / f"{name}-{versions[name]}.dist-info" / "WHEEL").read_text()
+        tags = [line.split(": ", 1)[1] for line in wheel.splitlines() if line.startswith("Tag:")]
+        assert tags and all(
+            "manylinux2014_x86_64" in t or "manylinux_2_17_x86_64" in t for t in tags
+        ), tags
+
+
+def test_loader_bundle_fits_lambdas_unzipped_limit(default_pipeline: Synthesized) -> None:
+    asset = asset_dir(default_pipeline, default_pipeline.stack.loader.function)
+    size = sum(f.stat().st_size for f in asset.rglob("*") if f.is_file() and not f.is_symlink())
+    assert size < defaults.LAMBDA_UNZIPPED_LIMIT_BYTES, f"loader bundle is {size} bytes"
 
 
 def test_bundled_wheels_are_linux_x86_64(default_pipeline: Synthesized) -> None:
@@ -95,15 +127,17 @@ def test_transform_handler_imports_from_its_asset(default_pipeline: Synthesized)
     module, handler = defaults.TRANSFORM_HANDLER.rsplit(".", 1)
     result = import_in_isolation(module, handler, [asset])
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().startswith(str(asset))
+    assert result.stdout.split()[0].startswith(str(asset))
 
 
-def test_loader_handler_imports_from_its_asset_and_the_layer(
+def test_loader_handler_imports_from_its_asset_and_the_runtime(
     default_pipeline: Synthesized, tmp_path: Path
 ) -> None:
     require_module(defaults.LOADER_HANDLER)
     asset = asset_dir(default_pipeline, default_pipeline.stack.loader.function)
     module, handler = defaults.LOADER_HANDLER.rsplit(".", 1)
-    result = import_in_isolation(module, handler, [asset, layer_dir(tmp_path)])
+    result = import_in_isolation(module, handler, [asset, runtime_dir(tmp_path)])
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().startswith(str(asset))
+    orjson_file, pyarrow_file = result.stdout.split()
+    assert orjson_file.startswith(str(asset))
+    assert pyarrow_file.startswith(str(asset)), "pyarrow must come from the bundle"

@@ -25,7 +25,7 @@ def test_every_problem_is_reported_at_once() -> None:
     # GIVEN a config with a pipeline problem and two deployment problems
     context = cdk_context(
         {"tables": {"t1": {}}, "schedule_minutes": 0},
-        ddbload_pandas_layer_arn="not-an-arn",
+        ddbload_alarm_email="not-an-address",
         ddbload_stack_name="1bad name",
     )
     # WHEN loading it
@@ -33,7 +33,7 @@ def test_every_problem_is_reported_at_once() -> None:
     # THEN each is one sentence naming its setting
     assert any("partition_key" in p for p in problems)
     assert any("schedule_minutes" in p for p in problems)
-    assert any("ddbload_pandas_layer_arn" in p for p in problems)
+    assert any("ddbload_alarm_email" in p for p in problems)
     assert any("ddbload_stack_name" in p for p in problems)
     for problem in problems:
         assert problem.endswith("."), problem
