@@ -7,6 +7,11 @@ version-guarded the way a careful per-record Lambda would do it; with the
 workload's guarantees (no key comes back after a delete, re-deliveries only
 of live keys) that gives the loader's final state without tombstones.
 
+The fair ceiling (``newest_per_key``, ``load_winners``) is one LOAD DATA of
+exactly the rows a merge into an empty target leaves behind, into the loader's
+own target and tombstone tables, with no merge: what any keyed design must at
+least write. The raw ceiling (``raw_load``) loads every change unkeyed.
+
 Timings start after the changes are decoded into SQL parameters, which
 favours the baselines: the loader is timed from gzip bytes. The slow designs
 take an optional deadline and return what they applied (a prefix in arrival
@@ -26,6 +31,8 @@ from pathlib import Path
 import pymysql
 
 from bench.workload import Change
+from contract.staging import version_key
+from loaders.sql import DATA_SEQ, DATA_VERSION, SEQ, VERSION, quote
 
 KEY_COLUMN = "id"
 ITEM_COLUMN = "item"
@@ -229,3 +236,86 @@ def raw_load(params: dict, table: str, path: Path, *, replace: bool = False) -> 
     if warnings:
         raise RuntimeError(f"raw LOAD DATA gave warnings: {warnings[:3]}")
     return loaded
+
+
+def newest_per_key(changes: Iterable[Change]) -> list[Change]:
+    """The newest change of each key, in key order: what a merge into an empty table keeps
+    (rows for upserts, tombstones for deletes)."""
+    newest: dict[str, Change] = {}
+    for change in changes:
+        held = newest.get(change.key)
+        if held is None or version_key(change.version_us, change.seq) > version_key(
+            held.version_us, held.seq
+        ):
+            newest[change.key] = change
+    # Python orders str by code point, which is the UTF-8 byte order of the key column.
+    return [newest[key] for key in sorted(newest)]
+
+
+def write_winner_files(winners: Sequence[Change], rows: Path, tombs: Path) -> tuple[int, int]:
+    """The ceiling's load files: live rows (key, item, version, seq) and tombstones
+    (key, version, seq); returns how many lines each holds."""
+    counts = [0, 0]
+    with (
+        open(rows, "w", encoding="utf-8", newline="\n") as r,
+        open(tombs, "w", encoding="utf-8", newline="\n") as t,
+    ):
+        for c in winners:
+            if c.item is None:
+                t.write(f"{_tsv_field(c.key)}\t{c.version_us}\t{c.seq}\n")
+                counts[1] += 1
+            else:
+                r.write(f"{_tsv_field(c.key)}\t{_tsv_field(c.item)}\t{c.version_us}\t{c.seq}\n")
+                counts[0] += 1
+    return counts[0], counts[1]
+
+
+_LOAD = (
+    "LOAD DATA LOCAL INFILE %s INTO TABLE {table} CHARACTER SET utf8mb4"
+    " FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' {columns}"
+)
+
+
+def load_winners(
+    params: dict,
+    *,
+    table: str,
+    tomb: str,
+    key_column: str,
+    item_column: str,
+    rows: Path,
+    tombs: Path,
+) -> tuple[int, int]:
+    """The fair ceiling: the winners into the target and its tombstones, one COMMIT.
+
+    The version columns get what a merge writes (the data version of a live row is
+    its version); the target's JSON column checks every item as it does for the loader.
+    """
+    version, seq, data_version, data_seq = (
+        quote(c) for c in (VERSION, SEQ, DATA_VERSION, DATA_SEQ)
+    )
+    conn = pymysql.connect(**{**params, "autocommit": False, "local_infile": True})
+    try:
+        with conn.cursor() as cur:
+            loaded = cur.execute(
+                _LOAD.format(
+                    table=quote(table),
+                    columns=f"({quote(key_column)}, {quote(item_column)}, @v, @s) SET "
+                    f"{version} = @v, {seq} = @s, {data_version} = @v, {data_seq} = @s",
+                ),
+                (str(rows),),
+            )
+            cur.execute("SHOW WARNINGS")
+            warnings = list(cur.fetchall())
+            buried = cur.execute(
+                _LOAD.format(table=quote(tomb), columns=f"({quote(key_column)}, {version}, {seq})"),
+                (str(tombs),),
+            )
+            cur.execute("SHOW WARNINGS")
+            warnings += cur.fetchall()
+        conn.commit()
+    finally:
+        conn.close()
+    if warnings:
+        raise RuntimeError(f"the ceiling's LOAD DATA gave warnings: {warnings[:3]}")
+    return loaded, buried

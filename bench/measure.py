@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
+import statistics
 import tempfile
 import threading
 import time
@@ -59,8 +60,12 @@ def table_state(
 
 
 @contextmanager
-def scratch_database(params: dict) -> Iterator[dict]:
-    """A fresh uniquely named database, dropped afterwards; yields its connection params."""
+def scratch_database(params: dict, *, reset_binlog: bool = False) -> Iterator[dict]:
+    """A fresh uniquely named database, dropped afterwards; yields its connection params.
+
+    ``reset_binlog``: empty the server's binary log afterwards too (a private server
+    only), so a run with the binary log on never fills the disk.
+    """
     name = f"ddbbench_{uuid.uuid4().hex[:12]}"
     admin = pymysql.connect(**params)
     try:
@@ -70,17 +75,25 @@ def scratch_database(params: dict) -> Iterator[dict]:
     finally:
         with admin.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+            if reset_binlog:
+                cur.execute("RESET MASTER")
         admin.close()
 
 
+# The binary log as RDS keeps it once automated backups are on: every row change
+# logged as rows and the log synced to disk at each commit.
+BINLOG_OPTIONS = ("--binlog-format=ROW", "--sync-binlog=1", "--server-id=1")
+
+
 @contextmanager
-def private_server(buffer_pool: str = "2G") -> Iterator[dict]:
+def private_server(buffer_pool: str = "2G", *, binlog: bool = False) -> Iterator[dict]:
     """A mariadbd of the benchmark's own, configured like production; yields its params.
 
     RDS sizes the InnoDB buffer pool to ~75% of the instance's memory; a shared
     development server keeps the 128 MiB default, which turns every merge into a
-    target larger than the cache. Its own datadir in a temp dir, a free port on
-    127.0.0.1, no config files read; stopped and removed at the end.
+    target larger than the cache. ``binlog``: the binary log on (``BINLOG_OPTIONS``).
+    Its own datadir in a temp dir, a free port on 127.0.0.1, no config files read;
+    stopped and removed at the end.
     """
     if shutil.which(INSTALL_DB) is None or not Path(MARIADBD).exists():
         raise RuntimeError(
@@ -88,10 +101,10 @@ def private_server(buffer_pool: str = "2G") -> Iterator[dict]:
             "set BENCH_SERVER=shared to use the shared server instead"
         )
     root = Path(tempfile.mkdtemp(prefix="ddbbench-mariadb-"))
-    server = PrivateMariaDB(
-        root,
-        options=(f"--innodb-buffer-pool-size={buffer_pool}", "--local-infile=1"),
-    )
+    options = [f"--innodb-buffer-pool-size={buffer_pool}", "--local-infile=1"]
+    if binlog:
+        options += [f"--log-bin={root / 'binlog'}", *BINLOG_OPTIONS]
+    server = PrivateMariaDB(root, options=tuple(options))
     try:
         server.install()
         server.start(timeout=60.0)
@@ -108,9 +121,9 @@ def server_settings(params: dict) -> dict[str, str]:
         with conn.cursor() as cur:
             cur.execute(
                 "SELECT VERSION(), @@innodb_buffer_pool_size, @@innodb_flush_log_at_trx_commit, "
-                "@@innodb_log_file_size, @@log_bin"
+                "@@innodb_log_file_size, @@log_bin, @@binlog_format, @@sync_binlog"
             )
-            version, pool, flush, redo, log_bin = cur.fetchone()
+            version, pool, flush, redo, log_bin, binlog_format, sync_binlog = cur.fetchone()
     finally:
         conn.close()
     return {
@@ -119,6 +132,8 @@ def server_settings(params: dict) -> dict[str, str]:
         "innodb_flush_log_at_trx_commit": str(flush),
         "redo_log_mib": str(int(redo) // 2**20),
         "log_bin": str(log_bin),
+        "binlog_format": str(binlog_format),
+        "sync_binlog": str(sync_binlog),
     }
 
 
@@ -264,3 +279,24 @@ def timing_statements() -> Iterator[StatementTimes]:
         yield times
     finally:
         connection.query, connection.commit = original_query, original_commit  # type: ignore[method-assign]
+
+
+@dataclass(frozen=True)
+class Spread:
+    """The median of repeated measurements and how far they ranged."""
+
+    median: float
+    low: float
+    high: float
+    count: int
+
+    @classmethod
+    def of(cls, values: list[float]) -> Spread:
+        if not values:
+            raise ValueError("a spread needs at least one value")
+        return cls(statistics.median(values), min(values), max(values), len(values))
+
+    def describe(self, unit: str, digits: int = 0) -> str:
+        if self.count == 1:
+            return f"one run: {self.median:,.{digits}f} {unit}"
+        return f"median of {self.count} runs; {self.low:,.{digits}f}-{self.high:,.{digits}f} {unit}"

@@ -46,7 +46,7 @@ def test_a_baseline_stopped_by_its_budget_checks_the_prefix_it_applied(database,
     # WHEN they run
     outcome = loader_bench.case_per_row_concurrent(params, workload, budget_s=0.2)
     # THEN what they applied (a prefix of each shard) is exactly what the table holds
-    assert outcome.state == outcome.detail["expected"]
+    assert outcome.state == outcome.expected
     assert outcome.connections == 8
     assert outcome.detail["whole"] == (outcome.changes == len(workload.changes))
 
@@ -68,18 +68,24 @@ def test_run_suite_records_every_case_with_ratios(database):
         yield params
 
     results = Results()
-    # WHEN it runs
-    budgets = {"per-row": 3.0, "batched": 3.0}
-    loader_bench.run_suite(results, (2_000,), prefill=1_000, databases=emptied, budgets_s=budgets)
+    workload = generate(2_000, seed=42, lines_per_object=600)
+    prefill = generate(1_000, seed=7, mix=(1.0, 0.0, 0.0, 0.0), staged=False)
+    # WHEN it runs two interleaved rounds
+    budgets = {"per-row": 3.0, "per-row-8": 3.0, "batched": 3.0}
+    loader_bench.run_suite(
+        results, [workload], prefill=prefill, databases=emptied, budgets_s=budgets, rounds=2
+    )
     # THEN it finished: every case ended in the model state (it raises otherwise)
     # AND every case and comparison is there, each ratio against a recorded baseline
     names = {e.name for e in results.entries}
     for expected in (
-        "2k raw LOAD DATA, no merge (ceiling)",
+        "2k ceiling: deduplicated winners, keyed",
+        "2k raw LOAD DATA, no merge (unkeyed ceiling, reference)",
         "2k per-row autocommit, 1 connection",
         "2k per-row autocommit, 8 connections",
         "2k batched executemany, 1000/txn",
         "2k loader (gzip bytes -> COMMIT)",
+        "2k loader vs ceiling: deduplicated winners, keyed",
         "2k loader vs per-row autocommit, 1 connection",
         "2k loader vs per-row autocommit, 8 connections",
         "2k loader vs batched executemany, 1000/txn",
@@ -92,3 +98,19 @@ def test_run_suite_records_every_case_with_ratios(database):
         if entry.baseline is not None:
             assert entry.baseline in names and entry.ratio is not None and entry.ratio > 0
     assert results.get("2k loader connections").value == 1
+    # AND the paired comparisons say how many rounds they paired
+    assert "2 interleaved rounds" in (
+        results.get("2k loader vs batched executemany, 1000/txn").note or ""
+    )
+
+
+def test_the_ceiling_holds_the_loaders_end_state(database, workload, tmp_path):
+    # GIVEN the fair ceiling's files for the workload
+    params = mariadb_params(database)
+    files = loader_bench.winner_files(workload.changes, tmp_path, "w")
+    # WHEN they load into the loader's target shape
+    outcome = loader_bench.case_ceiling(params, workload, files)
+    # THEN the target holds exactly the model's rows, and a tombstone per deleted key
+    assert outcome.state == measure.expected_state(workload.expected)
+    deleted = {c.key for c in workload.changes if c.item is None}
+    assert outcome.detail["tombstones"] == len(deleted) == files.deleted > 0

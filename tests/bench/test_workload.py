@@ -126,3 +126,12 @@ def test_newest_wins_and_one_by_one_agree_with_the_model(n, seed, per_object, du
         replay(workload.changes[:k]) == _newest_wins(lines[:k]) == _one_by_one(workload.changes[:k])
     )
     assert replay(workload.changes) == workload.expected
+
+
+def test_a_workload_without_staging_objects_has_the_same_changes():
+    # GIVEN the same seed, with and without staging objects
+    staged = generate(3_000, seed=11, lines_per_object=1_000)
+    bare = generate(3_000, seed=11, staged=False)
+    # THEN the changes and the final state are the same; only the objects are left out
+    assert bare.changes == staged.changes and bare.expected == staged.expected
+    assert bare.objects == [] and len(staged.objects) == 3
