@@ -18,8 +18,8 @@ STACK_NAME = "ddbload"
 
 TRANSFORM_HANDLER = "transforms.handler.handler"
 TRANSFORM_PACKAGES = ("transforms", "contract")
-# orjson only: the transform bundle stays small (no pandas) for fast cold starts.
-TRANSFORM_REQUIREMENTS = ("orjson",)
+# Small wheels only (no pandas): the transform bundle stays small for fast cold starts.
+TRANSFORM_REQUIREMENTS = ("orjson", "msgspec", "pybase64")
 TRANSFORM_MEMORY_MB = 512
 TRANSFORM_TIMEOUT_SECONDS = 60
 # Firehose retries a failed processor invocation this many times before the batch

@@ -65,6 +65,12 @@ class PipelineStack(Stack):
             staging=self.staging,
             settings=settings,
         )
+        # Firehose starts reading its Kinesis source at the newest record when it is
+        # created, so a table must start writing to the stream only after the delivery
+        # stream exists; changes from before that are read by nobody. Items written before
+        # the deploy are not changes at all: `ddbload backfill` loads them (docs/DEPLOY.md).
+        for table in [*self.capture.new_tables.values(), *self.capture.existing_tables.values()]:
+            table.node.add_dependency(self.delivery.delivery_stream)
         self.database = Database(self, "Database", config=config.database)
         self.loader = ScheduledLoader(
             self,

@@ -89,3 +89,24 @@ def test_custom_resource_may_only_touch_the_existing_table(existing_pipeline: Sy
             }
         },
     )
+
+
+def depends_on(pipeline: Synthesized, logical_id: str) -> list[str]:
+    return pipeline.template.to_json()["Resources"][logical_id].get("DependsOn", [])
+
+
+def test_tables_start_streaming_only_after_the_delivery_stream_exists(
+    default_pipeline: Synthesized, existing_pipeline: Synthesized
+) -> None:
+    # Firehose reads its source from the newest record on: a change written to the stream
+    # before the delivery stream exists would be read by nobody.
+    for pipeline in (default_pipeline, existing_pipeline):
+        delivery_id = pipeline.logical_id(pipeline.stack.delivery.delivery_stream)
+        capture = pipeline.stack.capture
+        assert capture.new_tables or capture.existing_tables
+        for table in capture.new_tables.values():
+            assert delivery_id in depends_on(pipeline, pipeline.logical_id(table))
+        for resource in capture.existing_tables.values():
+            enabling = pipeline.logical_id(resource.node.find_child("Resource"))
+            assert enabling in pipeline.resources("Custom::AWS")
+            assert delivery_id in depends_on(pipeline, enabling)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import subprocess
 import sys
@@ -19,7 +20,13 @@ from tests.transforms.fixtures import (
     load_event,
     load_expected_response,
 )
-from transforms.handler import RESPONSE_BUDGET_BYTES, RESPONSE_LIMIT_BYTES, handler
+from transforms.handler import (
+    RESPONSE_BUDGET_BYTES,
+    RESPONSE_LIMIT_BYTES,
+    handler,
+    record_bytes,
+)
+from transforms.normalize import Rejected
 
 
 def lines_of(response: dict) -> list[staging.StagingLine | None]:
@@ -250,3 +257,36 @@ def test_handler_module_imports_only_light_dependencies():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def strict_base64(text: str) -> bytes | None:
+    try:
+        return binascii.a2b_base64(text, strict_mode=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+@settings(max_examples=500)
+@given(
+    st.one_of(
+        st.binary(max_size=40).map(lambda b: base64.b64encode(b).decode()),
+        st.text(alphabet="AQgw/+=\n -_é", max_size=14),
+        st.text(max_size=8),
+    )
+)
+def test_record_data_reads_as_binascii_strict_mode_reads_it(text):
+    # GIVEN any text as a record's data WHEN read THEN the bytes, or the refusal, are
+    # binascii's in strict mode (pybase64 only makes it faster)
+    expected = strict_base64(text)
+    try:
+        got = record_bytes(text)
+    except Rejected as e:
+        assert expected is None and e.reason == "not_base64"
+    else:
+        assert got == expected
+
+
+def test_data_strict_mode_takes_past_a_full_group_still_reads():
+    # binascii's strict mode takes an '=' after a full group; pybase64 does not
+    assert strict_base64("Kn76=") == b"*~\xfa"
+    assert record_bytes("Kn76=") == b"*~\xfa"

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import copy
+import json
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contract import staging
 from tests import strategies as ddb
-from transforms.normalize import Rejected, normalize
+from transforms.normalize import (
+    Rejected,
+    decode_json,
+    normalize,
+    normalize_encoded,
+    normalize_json,
+)
 
 SEQ = "49660000000000000000000000000000000000000000000000000001"
 
@@ -166,9 +174,135 @@ def test_rejection_names_where_but_never_the_value():
 
 
 @pytest.mark.parametrize(
-    ("seq", "arrival"), [("", 1), ("12a", 1), (None, 1), (SEQ, "1"), (SEQ, -1)]
+    ("seq", "arrival"), [("", 1), ("12a", 1), (None, 1), (SEQ, "1"), (SEQ, -1), (SEQ, 2**63)]
 )
 def test_bad_kinesis_metadata_is_rejected(seq, arrival):
     with pytest.raises(Rejected) as caught:
         normalize(change(), sequence_number=seq, arrival_ms=arrival)
     assert caught.value.reason in ("bad_sequence_number", "bad_arrival_time")
+
+
+def exact_verdict(raw: bytes, seq: str, arrival: int) -> tuple[str, ...]:
+    """What the exact path (orjson, the whole record) makes of ``raw``: the line or the reason."""
+    try:
+        line, table = normalize_encoded(decode_json(raw), sequence_number=seq, arrival_ms=arrival)
+    except Rejected as e:
+        return ("Rejected", e.reason, e.detail)
+    return ("Ok", line.decode(), table)
+
+
+def verdict(raw: bytes, seq: str, arrival: int) -> tuple[str, ...]:
+    try:
+        line, table = normalize_json(raw, sequence_number=seq, arrival_ms=arrival)
+    except Rejected as e:
+        return ("Rejected", e.reason, e.detail)
+    return ("Ok", line.decode(), table)
+
+
+# Any JSON value, numbers included that orjson and msgspec read differently
+# (integers past 64 bits) or refuse (1e999 once written).
+json_values = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(2**70), 2**70),
+        st.floats(allow_nan=False),
+        st.text(max_size=6),
+        st.sampled_from(["S", "N", "M", "INSERT", "REMOVE", "aws:dynamodb", "MICROSECOND"]),
+    ),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3),
+        st.dictionaries(st.sampled_from(["S", "N", "M", "L", "x", "BOOL"]), children, max_size=2),
+    ),
+    max_leaves=6,
+)
+READ_PATHS = [
+    ("eventSource",),
+    ("eventName",),
+    ("eventID",),
+    ("tableName",),
+    ("userIdentity",),
+    ("dynamodb",),
+    ("dynamodb", "ApproximateCreationDateTime"),
+    ("dynamodb", "ApproximateCreationDateTimePrecision"),
+    ("dynamodb", "Keys"),
+    ("dynamodb", "NewImage"),
+    ("dynamodb", "NewImage", "pk"),
+    ("dynamodb", "NewImage", "n"),
+    ("dynamodb", "NewImage", "n", "N"),
+    ("dynamodb", "Keys", "pk", "S"),
+]
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=150)
+@given(ddb.change_records(), st.integers(0, 10**57).map(str), st.integers(0, 2**45))
+def test_the_fast_path_gives_the_exact_paths_line_for_any_change(record, seq, arrival):
+    # GIVEN any change record, OldImage and all, as the bytes Kinesis carries
+    raw = orjson.dumps(record)
+    # WHEN normalized from its JSON THEN the line is the one the exact path gives
+    assert verdict(raw, seq, arrival) == exact_verdict(raw, seq, arrival)
+    assert verdict(raw, seq, arrival)[0] == "Ok"
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=300)
+@given(st.sampled_from(READ_PATHS), json_values, st.sampled_from(["INSERT", "MODIFY", "REMOVE"]))
+def test_the_fast_path_gives_the_exact_paths_verdict_when_a_read_field_is_anything(path, value, op):
+    # GIVEN a change record with any JSON value at a field the transform reads
+    record = change(op, OldImage={"pk": {"S": "k"}}, NewImage=None if op == "REMOVE" else {})
+    if op != "REMOVE":
+        record["dynamodb"]["NewImage"] = {"pk": {"S": "k"}, "n": {"N": "1.50"}}
+    target = record
+    for part in path[:-1]:
+        if type(target.get(part)) is not dict:
+            target[part] = {}
+        target = target[part]
+    target[path[-1]] = value
+    # written by the standard library, which spells what orjson refuses (1e999 as Infinity)
+    raw = json.dumps(record).encode()
+    # WHEN normalized THEN line or rejection, reason and words are the exact path's
+    assert verdict(raw, SEQ, 1) == exact_verdict(raw, SEQ, 1)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"\xff\xfe",
+        b"[1, 2]",
+        b'{"eventSource": "aws:dynamodb", "dynamodb": "x"}',
+        b'{"eventSource": "aws:dynamodb"} trailing',
+        b'{"eventSource": "aws:dynamodb", "eventName": "\\ud800"}',
+        b"[" * 3000 + b"]" * 3000,
+    ],
+)
+def test_what_the_fast_path_cannot_read_the_exact_path_judges(raw):
+    assert verdict(raw, SEQ, 1) == exact_verdict(raw, SEQ, 1)
+    assert verdict(raw, SEQ, 1)[0] == "Rejected"
+
+
+@pytest.mark.parametrize("created", [2**63, 2**64, 2**70, 1e300])
+def test_a_creation_time_past_int64_is_refused_not_a_crash(created):
+    # orjson reads 2**64 as a float; the fast path leaves it to the exact path, and
+    # neither may make a line the encoder cannot write (that would fail the batch)
+    raw = json.dumps(change(ApproximateCreationDateTime=created)).encode()
+    assert verdict(raw, SEQ, 1) == exact_verdict(raw, SEQ, 1)
+    assert verdict(raw, SEQ, 1)[:2] == ("Rejected", "bad_creation_time")
+
+
+def test_duplicate_fields_read_as_on_the_exact_path_the_last_one_wins():
+    raw = (
+        b'{"eventSource":"aws:dynamodb","eventID":"e1","eventName":"REMOVE","tableName":"orders",'
+        b'"eventName":"INSERT","dynamodb":{"ApproximateCreationDateTime":1764077160123,'
+        b'"Keys":{"pk":{"S":"a"},"pk":{"S":"b"}},"NewImage":{"pk":{"S":"a"},"pk":{"S":"b"}}}}'
+    )
+    assert verdict(raw, SEQ, 1) == exact_verdict(raw, SEQ, 1)
+    assert '"op":"INSERT"' in verdict(raw, SEQ, 1)[1]
+
+
+def test_the_old_image_is_skipped_unparsed():
+    # GIVEN a MODIFY whose OldImage holds bytes that are not UTF-8 (never sent by
+    # DynamoDB; the transform does not read OldImage)
+    raw = orjson.dumps(change("MODIFY", OldImage={"pk": {"S": "k"}, "x": {"S": "@@"}}))
+    raw = raw.replace(b'"@@"', b'"\xff\xfe"')
+    # THEN the fast path still makes the line, which the exact path would refuse
+    assert verdict(raw, SEQ, 1)[0] == "Ok"
+    assert exact_verdict(raw, SEQ, 1)[:2] == ("Rejected", "not_utf8")
