@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from contract.config import DEFAULTS
+from contract.config import DEFAULTS, STREAM_MODES
 
 PRICES_PATH = Path(__file__).with_name("prices.json")
 BENCH_RESULTS_PATH = Path(__file__).resolve().parent.parent / "bench" / "results.json"
@@ -35,8 +35,6 @@ KIB = 1024
 MIB = 1024 * KIB
 GIB = 1024 * MIB
 MB = 1_000_000  # Kinesis and Firehose throughput limits are quoted in MB/s
-
-STREAM_MODES = ("on-demand", "provisioned")
 
 # Size of one DynamoDB Kinesis-destination record: the change's metadata and keys
 # (eventID, tableName, timestamps, SizeBytes, ...) plus each image in typed DynamoDB
@@ -210,6 +208,13 @@ def estimate(
     in the result recommends its own. Raises ``EstimateError`` for unusable input.
     """
     _check(changes_per_second, item_bytes, tables, stream_mode, shards, images_per_change)
+    _check_settings(
+        schedule_minutes=schedule_minutes,
+        firehose_buffer_seconds=firehose_buffer_seconds,
+        firehose_buffer_mb=firehose_buffer_mb,
+        staging_expiry_days=staging_expiry_days,
+        loader_timeout_seconds=loader_timeout_seconds,
+    )
     prices = prices if prices is not None else load_prices()
     rates = rates if rates is not None else load_rates()
     load = _Load(changes_per_second, item_bytes, tables, images_per_change)
@@ -298,6 +303,12 @@ def _check(
         raise EstimateError("shards is a positive whole number, and only with provisioned mode.")
     if not 1 <= images <= 2:
         raise EstimateError(f"images per change must be between 1 and 2, got {images!r}.")
+
+
+def _check_settings(**settings: int) -> None:
+    for name, value in settings.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise EstimateError(f"{name} must be a positive whole number, got {value!r}.")
 
 
 @dataclass(frozen=True)

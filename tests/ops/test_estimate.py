@@ -360,6 +360,7 @@ def test_record_and_line_sizes_match_what_kinesis_and_the_transform_carry(target
         ((100, 1024), {"stream_mode": "fast"}, "stream mode must be on-demand or provisioned"),
         ((100, 1024), {"shards": 4}, "shards is a positive whole number, and only with provisioned"),
         ((100, 1024), {"images_per_change": 3}, "images per change must be between 1 and 2"),
+        ((100, 1024), {"schedule_minutes": 0}, "schedule_minutes must be a positive whole number, got 0."),
     ],
 )  # fmt: skip
 def test_bad_input_is_refused_in_one_sentence(args, kwargs, sentence):
