@@ -93,3 +93,12 @@ LOADER_METRIC_FILES_QUARANTINED = "FilesQuarantined"
 LOADER_METRIC_ROWS_QUARANTINED = "RowsQuarantined"
 LOADER_METRIC_FILES_LOADED = "FilesLoaded"
 ALARM_PERIOD_MINUTES = 5
+# DynamoDB's Kinesis streaming destination publishes its metrics (AWS/DynamoDB) with the
+# dimensions TableName and DelegatedOperation, the Kinesis call DynamoDB makes for us.
+REPLICATION_DELEGATED_OPERATION = "PutRecords"
+# Normally milliseconds; minutes mean the stream throttles or DynamoDB lost access.
+REPLICATION_AGE_LIMIT_SECONDS = 300
+# New MariaDB instance (DB_INSTANCE_TYPE, 4 GiB: max_connections is about 340).
+DB_CPU_ALARM_PERCENT = 80
+DB_FREE_STORAGE_ALARM_GB = 2
+DB_CONNECTIONS_ALARM = 200

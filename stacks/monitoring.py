@@ -1,10 +1,13 @@
 """Alarms and a dashboard over the whole flow, publishing to one encrypted SNS topic.
 
-What an operator must hear about: Firehose failing to deliver or to run the
+What an operator must hear about: DynamoDB failing or lagging to replicate changes
+into Kinesis (per table), Firehose failing to deliver or to run the
 transform, data going stale inside Firehose, loader errors (a scheduled run that
 could not start raises, so Lambda counts it), files the loader failed or quarantined
 and rows it quarantined (its Embedded Metric Format metrics), anything in a
-dead-letter queue, and the loader falling behind (the oldest unprocessed work message).
+dead-letter queue, the loader falling behind (the oldest unprocessed work message),
+being throttled or having scheduled ticks dropped, and a new MariaDB instance running
+hot, out of storage or out of connections.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks import defaults
+from stacks.change_capture import ChangeCapture
+from stacks.database import Database
 from stacks.delivery import Delivery
 from stacks.loader import ScheduledLoader
 
@@ -36,8 +41,10 @@ class Monitoring(Construct):
         scope: Construct,
         id: str,
         *,
+        capture: ChangeCapture,
         delivery: Delivery,
         loader: ScheduledLoader,
+        database: Database,
         settings: dict[str, Any],
         alarm_email: str | None = None,
     ) -> None:
@@ -65,6 +72,7 @@ class Monitoring(Construct):
             + settings["loader_timeout_seconds"]
         )
         self.alarms: dict[str, cloudwatch.Alarm] = {}
+        self._replication_alarms(capture.table_names)
         self._alarm(
             "DeliveryFailures",
             stream.metric("DeliveryToS3.Success", statistic="Average", period=PERIOD),
@@ -136,7 +144,94 @@ class Monitoring(Construct):
                 threshold=1,
                 what=f"Messages are waiting in the {name} queue.",
             )
-        self.dashboard = self._dashboard(delivery, loader)
+        self._loader_invocation_alarms(loader)
+        self._database_alarms(database)
+        self.dashboard = self._dashboard(capture, delivery, loader, database)
+
+    @staticmethod
+    def replication_metric(table: str, name: str) -> cloudwatch.Metric:
+        """DynamoDB's metric of its Kinesis streaming destination for one table."""
+        return cloudwatch.Metric(
+            namespace="AWS/DynamoDB",
+            metric_name=name,
+            dimensions_map={
+                "TableName": table,
+                "DelegatedOperation": defaults.REPLICATION_DELEGATED_OPERATION,
+            },
+            # These metrics offer Minimum/Maximum/Average/SampleCount, not Sum.
+            statistic="Maximum",
+            period=PERIOD,
+        )
+
+    def _replication_alarms(self, tables: list[str]) -> None:
+        limit = defaults.REPLICATION_AGE_LIMIT_SECONDS
+        for table in tables:
+            self._alarm(
+                f"ReplicationAge-{table}",
+                self.replication_metric(table, "AgeOfOldestUnreplicatedRecord"),
+                threshold=limit * 1000,
+                what=f"Changes of table {table} have waited more than {limit} s to reach "
+                "Kinesis (stream throttled, or its access changed by hand).",
+            )
+            self._alarm(
+                f"ReplicationFailed-{table}",
+                self.replication_metric(table, "FailedToReplicateRecordCount"),
+                threshold=1,
+                what=f"DynamoDB failed to replicate changes of table {table} to Kinesis; "
+                "they will not reach MariaDB: run `ddbload backfill` for it.",
+            )
+            self._alarm(
+                f"ReplicationThrottled-{table}",
+                self.replication_metric(table, "ThrottledPutRecordCount"),
+                threshold=1,
+                what=f"Kinesis throttled changes of table {table}; if it lasts, raise the "
+                "stream's capacity.",
+            )
+
+    def _loader_invocation_alarms(self, loader: ScheduledLoader) -> None:
+        self._alarm(
+            "LoaderThrottles",
+            loader.function.metric_throttles(statistic="Sum", period=PERIOD),
+            threshold=1,
+            what="Lambda throttled the loader (account concurrency or the opt-in "
+            "loader_reserved_concurrency); scheduled runs are being delayed.",
+        )
+        self._alarm(
+            "LoaderTicksDropped",
+            loader.function.metric("AsyncEventsDropped", statistic="Sum", period=PERIOD),
+            threshold=1,
+            what="Scheduled loader runs were dropped without running (waited longer than a "
+            "schedule period, or failed); files wait for the next run.",
+        )
+
+    def _database_alarms(self, database: Database) -> None:
+        instance = database.instance
+        if instance is None:
+            # An existing server may not be RDS; its owner watches it.
+            return
+        self._alarm(
+            "DatabaseCpu",
+            instance.metric_cpu_utilization(statistic="Average", period=PERIOD),
+            threshold=defaults.DB_CPU_ALARM_PERCENT,
+            evaluation_periods=3,
+            what=f"MariaDB CPU has stayed above {defaults.DB_CPU_ALARM_PERCENT}% for 15 minutes.",
+        )
+        free = defaults.DB_FREE_STORAGE_ALARM_GB
+        self._alarm(
+            "DatabaseFreeStorage",
+            instance.metric_free_storage_space(statistic="Minimum", period=PERIOD),
+            threshold=free * 1024**3,
+            below=True,
+            what=f"MariaDB has less than {free} GiB of free storage (storage autoscaling "
+            "may have reached its maximum).",
+        )
+        self._alarm(
+            "DatabaseConnections",
+            instance.metric_database_connections(statistic="Maximum", period=PERIOD),
+            threshold=defaults.DB_CONNECTIONS_ALARM,
+            what=f"MariaDB has {defaults.DB_CONNECTIONS_ALARM} or more connections open "
+            "(the loader holds one per run).",
+        )
 
     @staticmethod
     def loader_metric(loader: ScheduledLoader, name: str) -> cloudwatch.Metric:
@@ -163,13 +258,14 @@ class Monitoring(Construct):
         threshold: float,
         what: str,
         below: bool = False,
+        evaluation_periods: int = 1,
     ) -> None:
         alarm = cloudwatch.Alarm(
             self,
             name,
             metric=metric,
             threshold=threshold,
-            evaluation_periods=1,
+            evaluation_periods=evaluation_periods,
             comparison_operator=(
                 cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
                 if below
@@ -182,9 +278,27 @@ class Monitoring(Construct):
         alarm.add_alarm_action(actions.SnsAction(self.topic))
         self.alarms[name] = alarm
 
-    def _dashboard(self, delivery: Delivery, loader: ScheduledLoader) -> cloudwatch.Dashboard:
+    def _dashboard(
+        self,
+        capture: ChangeCapture,
+        delivery: Delivery,
+        loader: ScheduledLoader,
+        database: Database,
+    ) -> cloudwatch.Dashboard:
         stream = delivery.delivery_stream
         dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.hours(6))
+        tables = capture.table_names
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="DynamoDB -> Kinesis: oldest unreplicated change (ms)",
+                left=[self.replication_metric(t, "AgeOfOldestUnreplicatedRecord") for t in tables],
+            ),
+            cloudwatch.GraphWidget(
+                title="DynamoDB -> Kinesis: failed / throttled records",
+                left=[self.replication_metric(t, "FailedToReplicateRecordCount") for t in tables],
+                right=[self.replication_metric(t, "ThrottledPutRecordCount") for t in tables],
+            ),
+        )
         dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Firehose records in / delivered",
@@ -201,10 +315,28 @@ class Monitoring(Construct):
             ),
             cloudwatch.GraphWidget(
                 title="Loader",
-                left=[loader.function.metric_invocations(), loader.function.metric_errors()],
+                left=[
+                    loader.function.metric_invocations(),
+                    loader.function.metric_errors(),
+                    loader.function.metric_throttles(),
+                    loader.function.metric("AsyncEventsDropped", statistic="Sum"),
+                ],
                 right=[loader.function.metric_duration(statistic="Maximum")],
             ),
         )
+        if database.instance is not None:
+            instance = database.instance
+            dashboard.add_widgets(
+                cloudwatch.GraphWidget(
+                    title="MariaDB CPU (%) and connections",
+                    left=[instance.metric_cpu_utilization()],
+                    right=[instance.metric_database_connections(statistic="Maximum")],
+                ),
+                cloudwatch.GraphWidget(
+                    title="MariaDB free storage (bytes)",
+                    left=[instance.metric_free_storage_space(statistic="Minimum")],
+                ),
+            )
         dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Loader files and quarantined rows",

@@ -82,8 +82,10 @@ class PipelineStack(Stack):
         self.monitoring = Monitoring(
             self,
             "Monitoring",
+            capture=self.capture,
             delivery=self.delivery,
             loader=self.loader,
+            database=self.database,
             settings=settings,
             alarm_email=options.alarm_email,
         )

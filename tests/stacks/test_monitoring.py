@@ -44,3 +44,68 @@ def test_dashboard_and_optional_email(
     assert default_pipeline.resources("AWS::SNS::Subscription") == {}
     _, subscription = existing_pipeline.only("AWS::SNS::Subscription")
     assert subscription["Properties"]["Endpoint"] == "ops@example.com"
+
+
+def alarm_dimensions(alarm: dict) -> dict[str, object]:
+    return {d["Name"]: d["Value"] for d in alarm.get("Dimensions", [])}
+
+
+def test_each_table_has_replication_alarms(
+    default_pipeline: Synthesized, existing_pipeline: Synthesized
+) -> None:
+    # GIVEN new tables (default) and an existing one (existing_pipeline)
+    for pipeline in (default_pipeline, existing_pipeline):
+        alarms = alarms_by_metric(pipeline)
+        for metric in (
+            "AgeOfOldestUnreplicatedRecord",
+            "FailedToReplicateRecordCount",
+            "ThrottledPutRecordCount",
+        ):
+            # THEN every table has each DynamoDB -> Kinesis alarm, on Maximum (no Sum there)
+            found = [a for a in alarms.get(metric, []) if a["Namespace"] == "AWS/DynamoDB"]
+            tables = sorted(alarm_dimensions(a)["TableName"] for a in found)
+            assert tables == sorted(pipeline.config.tables), (metric, tables)
+            for alarm in found:
+                assert alarm_dimensions(alarm)["DelegatedOperation"] == "PutRecords"
+                assert alarm["Statistic"] == "Maximum"
+
+
+def test_loader_throttles_and_dropped_ticks_alarm(default_pipeline: Synthesized) -> None:
+    alarms = alarms_by_metric(default_pipeline)
+    loader_id = default_pipeline.logical_id(default_pipeline.stack.loader.function)
+    for metric in ("Throttles", "AsyncEventsDropped"):
+        (alarm,) = alarms[metric]
+        assert alarm_dimensions(alarm)["FunctionName"] == {"Ref": loader_id}
+        assert alarm["Threshold"] == 1
+
+
+def test_new_database_alarms_on_cpu_storage_and_connections(
+    default_pipeline: Synthesized, existing_pipeline: Synthesized
+) -> None:
+    alarms = alarms_by_metric(default_pipeline)
+    instance_id, _ = default_pipeline.only("AWS::RDS::DBInstance")
+    for metric in ("CPUUtilization", "FreeStorageSpace", "DatabaseConnections"):
+        (alarm,) = alarms[metric]
+        assert alarm_dimensions(alarm)["DBInstanceIdentifier"] == {"Ref": instance_id}
+    assert alarms["FreeStorageSpace"][0]["ComparisonOperator"] == "LessThanThreshold"
+    # An existing server may not be RDS at all: no database alarms there.
+    existing = alarms_by_metric(existing_pipeline)
+    assert not {"CPUUtilization", "FreeStorageSpace", "DatabaseConnections"} & set(existing)
+
+
+def test_dashboard_shows_replication_loader_and_database(default_pipeline: Synthesized) -> None:
+    import json
+
+    _, dashboard = default_pipeline.only("AWS::CloudWatch::Dashboard")
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    for metric in (
+        "AgeOfOldestUnreplicatedRecord",
+        "FailedToReplicateRecordCount",
+        "ThrottledPutRecordCount",
+        "Throttles",
+        "AsyncEventsDropped",
+        "CPUUtilization",
+        "FreeStorageSpace",
+        "DatabaseConnections",
+    ):
+        assert metric in body, metric
