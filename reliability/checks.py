@@ -24,7 +24,7 @@ import pymysql
 
 from loaders import ledger
 from ops.verify import verify
-from reliability.stack import Scenario
+from reliability.scenario import Scenario
 
 
 @dataclass

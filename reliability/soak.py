@@ -18,7 +18,7 @@ from typing import Any
 import pymysql
 
 from loaders import ledger
-from reliability.stack import Scenario, tick
+from reliability.scenario import Scenario, tick
 
 
 def rss_mib() -> float:

@@ -9,7 +9,7 @@ from cli.main import app
 from contract import settings
 from localmode import aws, resources
 from tests.cli.conftest import change, put_staging
-from tests.cli.stack import deploy, outputs_of
+from tests.cli.deployed import deploy, outputs_of
 
 
 def assert_one_sentence(result, *words: str) -> None:

@@ -19,7 +19,7 @@ from loaders import handler as loader_handler
 from localmode.resources import lambda_environment
 from ops.pipeline import Pipeline
 from tests.cli.conftest import change, put_staging
-from tests.cli.stack import deploy, outputs_of
+from tests.cli.deployed import deploy, outputs_of
 from tests.conftest import mariadb_params
 
 

@@ -12,7 +12,7 @@ from cli.main import app
 from loaders.quarantine import S3Quarantine
 from localmode import aws
 from tests.cli.conftest import change, put_staging
-from tests.cli.stack import deploy, outputs_of
+from tests.cli.deployed import deploy, outputs_of
 
 
 def test_show_prints_the_decoded_records_in_order(runner: CliRunner, local_stack) -> None:

@@ -24,7 +24,7 @@ from localmode.replay import replay
 from localmode.workload import Workload
 from ops.verify import verify
 from tests.conftest import mariadb_params
-from tests.localmode.stack import pipeline_config, private_stack
+from tests.localmode.moto_pipeline import pipeline_config, private_pipeline
 
 
 def _objects(aws: Clients, bucket: str, prefix: str) -> dict[str, bytes]:
@@ -110,7 +110,7 @@ def _shuffle_keeping_ties(lines: list[bytes], rng: random.Random) -> list[bytes]
 
 
 def test_duplicated_and_reordered_deliveries_still_reconcile(tmp_path: Path, database: str) -> None:
-    with private_stack(tmp_path, pipeline_config(), database="unused") as res:
+    with private_pipeline(tmp_path, pipeline_config(), database="unused") as res:
         aws = Clients(res.endpoint)
         # GIVEN a workload's changes captured as Kinesis-destination records
         workload = Workload(res.config, aws, run_id="dup", seed=11, state_path=tmp_path)
@@ -149,7 +149,7 @@ def test_duplicated_and_reordered_deliveries_still_reconcile(tmp_path: Path, dat
 def test_a_malformed_kinesis_record_lands_under_the_error_prefix_and_nothing_else_moves(
     tmp_path: Path, database: str
 ) -> None:
-    with private_stack(tmp_path, pipeline_config(), database=database) as res:
+    with private_pipeline(tmp_path, pipeline_config(), database=database) as res:
         demo.ensure_database(res)
         aws = Clients(res.endpoint)
         workload = Workload(res.config, aws, run_id="bad", seed=3, state_path=tmp_path)

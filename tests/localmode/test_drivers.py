@@ -24,13 +24,13 @@ from localmode.drivers import firehose, scheduler, stream_to_kinesis
 from localmode.drivers.firehose import FirehoseDriver
 from localmode.drivers.stream_to_kinesis import StreamToKinesis
 from localmode.resources import LocalResources
-from tests.localmode.stack import load_fixture, private_stack, shape
+from tests.localmode.moto_pipeline import load_fixture, private_pipeline, shape
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalResources, Path]]:
     folder = tmp_path_factory.mktemp("state")
-    with private_stack(folder) as res:
+    with private_pipeline(folder) as res:
         yield res, folder
 
 

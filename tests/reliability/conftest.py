@@ -14,7 +14,7 @@ import pytest
 
 from reliability import results
 from reliability.checks import Outcome
-from reliability.stack import Scenario, scenario, tick
+from reliability.scenario import Scenario, scenario, tick
 
 Record = Callable[..., None]
 

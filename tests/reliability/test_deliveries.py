@@ -13,7 +13,7 @@ import threading
 import pytest
 
 from reliability.checks import measure
-from reliability.stack import as_event, mariadb_url, scenario, tick
+from reliability.scenario import as_event, mariadb_url, scenario, tick
 from tests.conftest import mariadb_params
 from tests.reliability.conftest import load_until_settled
 

@@ -14,7 +14,7 @@ from loaders.db import connect
 from loaders.settings import LoaderSettings
 from reliability.checks import measure
 from reliability.fault_proxy import FaultProxy
-from reliability.stack import mariadb_url, tick
+from reliability.scenario import mariadb_url, tick
 from tests.conftest import mariadb_params
 from tests.reliability.conftest import load_until_settled
 

@@ -14,7 +14,7 @@ import pytest
 
 from localmode.drivers.firehose import FirehoseDriver
 from reliability.checks import measure
-from reliability.stack import mariadb_url, scenario
+from reliability.scenario import mariadb_url, scenario
 from tests.conftest import mariadb_params
 from tests.reliability.conftest import load_until_settled
 from transforms.handler import handler

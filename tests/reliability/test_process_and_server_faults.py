@@ -22,7 +22,7 @@ import pytest
 
 from reliability.checks import measure
 from reliability.mariadb import PrivateMariaDB
-from reliability.stack import mariadb_url, scenario, tick
+from reliability.scenario import mariadb_url, scenario, tick
 from tests.conftest import mariadb_params
 from tests.reliability.conftest import load_until_settled
 

@@ -14,7 +14,7 @@ import socket
 
 import pytest
 
-from reliability.stack import tick
+from reliability.scenario import tick
 from tests.conftest import mariadb_params
 
 pytestmark = pytest.mark.xdist_group("reliability-network")

@@ -7,8 +7,8 @@ import os
 import pytest
 
 from reliability.checks import measure
+from reliability.scenario import mariadb_url, scenario
 from reliability.soak import soak
-from reliability.stack import mariadb_url, scenario
 from tests.conftest import mariadb_params
 
 pytestmark = [pytest.mark.reliability, pytest.mark.xdist_group("reliability-soak")]

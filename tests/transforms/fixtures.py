@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import base64
-import json
 from pathlib import Path
 from typing import Any
+
+from tests.fixtures import load_json
 
 EVENTS = Path(__file__).with_name("events")
 
 
 def load_event(name: str) -> dict[str, Any]:
     """The Firehose transformation event ``events/<name>.json``."""
-    return json.loads((EVENTS / f"{name}.json").read_text(encoding="utf-8"))
+    return load_json(EVENTS / f"{name}.json")
 
 
 def load_expected_response(name: str) -> dict[str, Any]:
     """The exact response the handler must give for ``events/<name>.json``."""
-    return json.loads((EVENTS / f"{name}.response.json").read_text(encoding="utf-8"))
+    return load_json(EVENTS / f"{name}.response.json")
 
 
 def firehose_record(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from localmode import demo, server
-from tests.localmode.stack import pipeline_config
+from tests.localmode.moto_pipeline import pipeline_config
 
 
 def test_demo_with_seeded_items_backfills_and_reconciles(tmp_path: Path, database: str) -> None:

@@ -13,9 +13,8 @@ from contract import staging, values
 from contract.config import parse_config
 from ops import backfill
 from ops.backfill_store import Store
-
-from ..strategies import keyed_items
-from .conftest import FailingS3, PutFailure, make_table, sample_item, write_export
+from tests.ops.backfill.conftest import FailingS3, PutFailure, make_table, sample_item, write_export
+from tests.strategies import keyed_items
 
 CONFIG = parse_config({})
 EXPORT_TIME_US = 1_709_287_200_000_000  # 2024-03-01T10:00:00Z

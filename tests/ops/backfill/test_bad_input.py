@@ -10,8 +10,7 @@ import pytest
 from contract.config import parse_config
 from ops import backfill
 from ops.backfill import BackfillError
-
-from .conftest import make_table, put_items, sample_item, write_export
+from tests.ops.backfill.conftest import make_table, put_items, sample_item, write_export
 
 CONFIG = parse_config({})
 

@@ -23,9 +23,8 @@ from loaders import db, engine, ledger
 from loaders.settings import LoaderSettings
 from ops import backfill, verify
 from ops.backfill_store import Store
-
-from ..conftest import mariadb_params
-from .conftest import (
+from tests.conftest import mariadb_params
+from tests.ops.backfill.conftest import (
     FailingS3,
     PutFailure,
     make_table,

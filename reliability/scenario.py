@@ -30,7 +30,8 @@ from localmode.drivers.stream_to_kinesis import StreamToKinesis
 from localmode.resources import LocalResources
 from localmode.workload import Workload
 
-# Two tables: one mapped (columns + overflow), one unconfigured-style binary key.
+# Two tables: one mapped (columns + overflow), one unconfigured-style binary key. The one
+# test config: the local-mode and end-to-end tests use it too (tests/localmode/moto_pipeline.py).
 CONFIG = {
     "tables": {
         "orders": {

@@ -11,8 +11,7 @@ import pytest
 from contract import staging
 from contract.config import parse_config
 from ops import backfill
-
-from .conftest import make_table, put_items, sample_item, scan_all
+from tests.ops.backfill.conftest import make_table, put_items, sample_item, scan_all
 
 CONFIG = parse_config({})
 

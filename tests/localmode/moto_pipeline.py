@@ -1,4 +1,7 @@
-"""Test helpers: a private local stack (own moto_server, own state folder) and shape checks."""
+"""Test helpers: a private local pipeline (own moto_server, own state folder) and shape checks.
+
+The pipeline config is the one the reliability scenarios use (``reliability.scenario``).
+"""
 
 from __future__ import annotations
 
@@ -8,38 +11,24 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from contract.config import PipelineConfig, parse_config
+from contract.config import PipelineConfig
 from localmode import resources, server
 from localmode.resources import LocalResources
+from reliability.scenario import pipeline_config
+from tests.fixtures import load_json
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
-TEST_CONFIG = {
-    "tables": {
-        "orders": {
-            "partition_key": {"name": "pk", "type": "S"},
-            "sort_key": {"name": "sk", "type": "N"},
-            "columns": {
-                "customer_id": {"path": "customer.id", "type": "VARCHAR(64)"},
-                "total": {"path": "total", "type": "DECIMAL(38,4)"},
-            },
-        },
-        "blobs": {"partition_key": {"name": "id", "type": "B"}},
-    },
-    "database": {"name": "ddbload"},
-}
-
-
-def pipeline_config() -> PipelineConfig:
-    return parse_config(TEST_CONFIG)
+__all__ = ["FIXTURES", "load_fixture", "pipeline_config", "private_pipeline", "shape"]
 
 
 def load_fixture(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text())
+    """A captured AWS event shape, ``fixtures/<name>`` (sources in fixtures/SOURCES.md)."""
+    return load_json(FIXTURES / name)
 
 
 @contextmanager
-def private_stack(
+def private_pipeline(
     state_dir: Path, config: PipelineConfig | None = None, database: str = "ddbload"
 ) -> Iterator[LocalResources]:
     """A moto_server and the pipeline resources, stopped afterwards."""

@@ -14,7 +14,7 @@ from contract.values import to_plain
 from loaders import sql
 from ops import verify
 from tests.conftest import mariadb_params
-from tests.localmode.stack import pipeline_config
+from tests.localmode.moto_pipeline import pipeline_config
 
 NASTY = {
     "pk": {"S": "tab\there\nnewline 🎉"},

@@ -8,8 +8,7 @@ from hypothesis import strategies as st
 from contract.config import parse_config
 from ops import backfill
 from ops.backfill_sources import RateLimiter
-
-from .conftest import make_table, put_items, sample_item
+from tests.ops.backfill.conftest import make_table, put_items, sample_item
 
 
 class FakeClock:
