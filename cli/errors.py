@@ -35,8 +35,9 @@ def sentence(exc: BaseException) -> str | None:
     from loaders.settings import SettingsError
     from localmode.server import LocalModeError
     from ops.backfill_sources import BackfillError
+    from ops.estimate import EstimateError
 
-    if isinstance(exc, LocalModeError | SettingsError | BackfillError):
+    if isinstance(exc, LocalModeError | SettingsError | BackfillError | EstimateError):
         text = str(exc)
         return text[:1].upper() + text[1:]
     if isinstance(exc, ConfigError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import backfill, demo, inspection, local, reload, replay, status, verify
+from cli import backfill, demo, estimate, inspection, local, reload, replay, status, verify
 from cli.errors import EdgeGroup
 
 app = typer.Typer(
@@ -38,6 +38,7 @@ app.command("status")(status.status)
 app.command("verify")(verify.verify)
 app.command("demo")(demo.demo)
 app.command("replay")(replay.replay)
+app.command("estimate")(estimate.estimate)
 
 local_app = typer.Typer(
     cls=EdgeGroup,
