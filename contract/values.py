@@ -122,7 +122,7 @@ def _plain(av: object, types: TypeMap, name: str) -> Any:
         if type(v) is not dict:
             raise BadValue("M value must be an object")
         sub: TypeMap = {}
-        out = _plain_map(v, sub)
+        out = _plain_map(v, sub, {})
         if sub:
             types[name] = sub
         return out
@@ -130,7 +130,7 @@ def _plain(av: object, types: TypeMap, name: str) -> Any:
         if type(v) is not list:
             raise BadValue("L value must be a list")
         sub = {}
-        items = _plain_list(v, sub)
+        items = _plain_list(v, sub, [None] * len(v))
         if sub:
             types[name] = sub
         return items
@@ -162,8 +162,9 @@ def _is_json_integer(v: str) -> bool:
     return v.isdigit() and v.isascii() and (v[0] != "0" or len(v) == 1)
 
 
-def _plain_map(m: dict[str, Any], types: TypeMap) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _plain_map(m: dict[str, Any], types: TypeMap, out: dict[str, Any]) -> dict[str, Any]:
+    """The plain values of map ``m``, written into ``out``: a new dict, or ``m`` itself
+    to convert in place (each key then only gets a new value: no resizing, no new dict)."""
     k = ""
     try:
         for k, x in m.items():
@@ -184,7 +185,7 @@ def _plain_map(m: dict[str, Any], types: TypeMap) -> dict[str, Any]:
                     v = x["M"]
                     if type(v) is dict:
                         sub: TypeMap = {}
-                        out[k] = _plain_map(v, sub)
+                        out[k] = _plain_map(v, sub, v if out is m else {})
                         if sub:
                             types[k] = sub
                         continue
@@ -192,7 +193,7 @@ def _plain_map(m: dict[str, Any], types: TypeMap) -> dict[str, Any]:
                     v = x["L"]
                     if type(v) is list:
                         sub = {}
-                        out[k] = _plain_list(v, sub)
+                        out[k] = _plain_list(v, sub, v if out is m else [None] * len(v))
                         if sub:
                             types[k] = sub
                         continue
@@ -208,9 +209,9 @@ def _plain_map(m: dict[str, Any], types: TypeMap) -> dict[str, Any]:
     return out
 
 
-def _plain_list(values: list[Any], types: TypeMap) -> list[Any]:
-    out: list[Any] = []
-    append = out.append
+def _plain_list(values: list[Any], types: TypeMap, out: list[Any]) -> list[Any]:
+    """The plain values of list ``values``, written into ``out``: a list of the same
+    length, or ``values`` itself to convert in place."""
     i = 0
     try:
         for i, x in enumerate(values):
@@ -218,34 +219,39 @@ def _plain_list(values: list[Any], types: TypeMap) -> list[Any]:
                 if "S" in x:
                     v = x["S"]
                     if type(v) is str:
-                        append(v)
+                        out[i] = v
                         continue
                 elif "N" in x:
                     v = x["N"]
                     if type(v) is str and (_is_json_integer(v) or _is_json_number(v)):
-                        append(_Fragment(v))
+                        out[i] = _Fragment(v)
                         continue
                 elif "M" in x:
                     v = x["M"]
                     if type(v) is dict:
                         sub: TypeMap = {}
-                        append(_plain_map(v, sub))
+                        out[i] = _plain_map(v, sub, v if out is values else {})
                         if sub:
                             types[str(i)] = sub
                         continue
-            append(_plain(x, types, str(i)))
+            out[i] = _plain(x, types, str(i))
     except BadValue as e:
         e.path.insert(0, str(i))
         raise
     return out
 
 
-def to_plain(image: object) -> tuple[bytes, TypeMap]:
-    """Typed DynamoDB image -> (plain JSON bytes, type map). Raises ``BadValue``."""
+def to_plain(image: object, *, in_place: bool = False) -> tuple[bytes, TypeMap]:
+    """Typed DynamoDB image -> (plain JSON bytes, type map). Raises ``BadValue``.
+
+    ``in_place``: convert the image's own dicts and lists as the walk goes, which
+    is faster; for a caller that has no further use for the image (it is left
+    part-converted when ``BadValue`` is raised).
+    """
     if type(image) is not dict:
         raise BadValue("image must be an object of attributes")
     types: TypeMap = {}
-    plain = _plain_map(image, types)
+    plain = _plain_map(image, types, image if in_place else {})
     return orjson.dumps(plain), types
 
 

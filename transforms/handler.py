@@ -16,6 +16,7 @@ so a cold start is cheap.
 from __future__ import annotations
 
 import binascii
+import json
 import sys
 from typing import Any
 
@@ -143,8 +144,11 @@ def _json_size(text: object) -> int:
     if type(text) is not str:
         return 4  # null
     if text.isascii():
-        # for ASCII, orjson escapes exactly as json.dumps does
-        return len(orjson.dumps(text)) - 2
+        if text.isprintable():
+            # no control characters: only quotes and backslashes are escaped
+            return len(text) + text.count('"') + text.count("\\")
+        # json.dumps escapes DEL as well, which orjson leaves as it is
+        return len(json.dumps(text)) - 2
     return 12 * len(text)  # \uXXXX\uXXXX per astral character at worst
 
 

@@ -25,7 +25,6 @@ from contract.staging import StagingLine
 
 OPERATIONS = ("INSERT", "MODIFY", "REMOVE")
 _TABLE_NAME = re.compile(r"[A-Za-z0-9_.\-]{3,255}")
-_SEQUENCE_NUMBER = re.compile(r"[0-9]{1,128}")
 
 
 class Rejected(ValueError):
@@ -83,9 +82,12 @@ def normalize_json(raw: bytes, *, sequence_number: str, arrival_ms: int) -> tupl
     record = decode_fast(raw)
     if record is not None:
         try:
-            return normalize_encoded(record, sequence_number=sequence_number, arrival_ms=arrival_ms)
+            # in place: the decoded record is this call's own
+            fields = _fields(record, sequence_number, arrival_ms, in_place=True)
         except (Rejected, RecursionError):
             pass  # the exact path says what is wrong
+        else:
+            return staging.encode_fields(*fields), fields[0]
     return normalize_encoded(
         decode_json(raw), sequence_number=sequence_number, arrival_ms=arrival_ms
     )
@@ -128,6 +130,11 @@ def decode_json(raw: bytes) -> Any:
         raise Rejected("not_json", "record data is not JSON") from None
 
 
+def _is_sequence_number(text: str) -> bool:
+    """1 to 128 ASCII digits (as ``[0-9]{1,128}``, without the regex)."""
+    return text.isdigit() and text.isascii() and len(text) <= 128
+
+
 def is_ttl_delete(record: dict[str, Any]) -> bool:
     """True when DynamoDB's TTL process, not a caller, removed the item."""
     identity = record.get("userIdentity")
@@ -149,8 +156,13 @@ def normalize_encoded(record: Any, *, sequence_number: str, arrival_ms: int) -> 
     return staging.encode_fields(*fields), fields[0]
 
 
-def _fields(record: Any, sequence_number: str, arrival_ms: int) -> tuple[Any, ...]:
-    """The staging line fields of a change, in ``StagingLine`` order; raises ``Rejected``."""
+def _fields(
+    record: Any, sequence_number: str, arrival_ms: int, *, in_place: bool = False
+) -> tuple[Any, ...]:
+    """The staging line fields of a change, in ``StagingLine`` order; raises ``Rejected``.
+
+    ``in_place``: the NewImage is converted in place (``values.to_plain``).
+    """
     if type(record) is not dict or record.get("eventSource") != "aws:dynamodb":
         raise Rejected("not_dynamodb_change", "the record is not a DynamoDB change record")
     body = record.get("dynamodb")
@@ -165,7 +177,7 @@ def _fields(record: Any, sequence_number: str, arrival_ms: int) -> tuple[Any, ..
     op = record.get("eventName")
     if op not in OPERATIONS:
         raise Rejected("unknown_operation", "eventName must be INSERT, MODIFY or REMOVE")
-    if type(sequence_number) is not str or not _SEQUENCE_NUMBER.fullmatch(sequence_number):
+    if type(sequence_number) is not str or not _is_sequence_number(sequence_number):
         raise Rejected("bad_sequence_number", "the Kinesis sequenceNumber must be decimal digits")
     if type(arrival_ms) is not int or not 0 <= arrival_ms < _INT64_END:
         raise Rejected("bad_arrival_time", "approximateArrivalTimestamp must be ms since the epoch")
@@ -194,7 +206,7 @@ def _fields(record: Any, sequence_number: str, arrival_ms: int) -> tuple[Any, ..
         if type(image) is not dict:
             raise Rejected("missing_new_image", f"{op} without dynamodb.NewImage")
         try:
-            plain, types = values.to_plain(image)
+            plain, types = values.to_plain(image, in_place=in_place)
         except values.BadValue as e:
             raise _value_rejection("NewImage", e) from None
         item = plain.decode()

@@ -24,6 +24,17 @@ def test_any_item_round_trips_through_plain_json(item):
 
 
 @given(ddb.items())
+def test_converting_in_place_gives_the_same_text_and_types(item):
+    # GIVEN any item and a copy of it that the caller gives up
+    before = orjson.dumps(item)
+    given_up = orjson.loads(before)
+    # WHEN one is converted as a copy and the other in place
+    # THEN both give the same plain text and type map, and the copied one is untouched
+    assert values.to_plain(given_up, in_place=True) == values.to_plain(item)
+    assert orjson.dumps(item) == before
+
+
+@given(ddb.items())
 def test_plain_text_is_json_a_database_can_read(item):
     # GIVEN any item WHEN converted THEN the text is valid UTF-8 JSON with the same attributes
     plain, _ = values.to_plain(item)
@@ -81,10 +92,11 @@ def test_number_outside_json_grammar_keeps_its_value():
         ({"a": {"BOOL": "true"}}, "BOOL value must be true or false", ["a"]),
     ],
 )
-def test_bad_values_are_refused_with_reason_and_path(image, reason, path):
+@pytest.mark.parametrize("in_place", [False, True])
+def test_bad_values_are_refused_with_reason_and_path(image, reason, path, in_place):
     # GIVEN a malformed typed value WHEN converted THEN BadValue says what and where
     with pytest.raises(values.BadValue) as caught:
-        values.to_plain(image)
+        values.to_plain(orjson.loads(orjson.dumps(image)), in_place=in_place)
     assert reason in caught.value.reason
     assert caught.value.path == path
 

@@ -23,6 +23,7 @@ from tests.transforms.fixtures import (
 from transforms.handler import (
     RESPONSE_BUDGET_BYTES,
     RESPONSE_LIMIT_BYTES,
+    _json_size,
     handler,
     record_bytes,
 )
@@ -290,3 +291,12 @@ def test_data_strict_mode_takes_past_a_full_group_still_reads():
     # binascii's strict mode takes an '=' after a full group; pybase64 does not
     assert strict_base64("Kn76=") == b"*~\xfa"
     assert record_bytes("Kn76=") == b"*~\xfa"
+
+
+@settings(max_examples=300)
+@given(st.one_of(st.text(alphabet=st.characters(max_codepoint=127)), st.text()))
+def test_a_strings_counted_size_bounds_its_serialized_size_exactly_for_ascii(text):
+    serialized = len(json.dumps(text)) - 2
+    assert _json_size(text) >= serialized
+    if text.isascii():
+        assert _json_size(text) == serialized
