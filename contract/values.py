@@ -157,11 +157,6 @@ _Fragment = orjson.Fragment
 _is_json_number = _JSON_NUMBER.fullmatch
 
 
-def _is_json_integer(v: str) -> bool:
-    """A non-negative integer in JSON's grammar: the common number, checked without the regex."""
-    return v.isdigit() and v.isascii() and (v[0] != "0" or len(v) == 1)
-
-
 def _plain_map(m: dict[str, Any], types: TypeMap, out: dict[str, Any]) -> dict[str, Any]:
     """The plain values of map ``m``, written into ``out``: a new dict, or ``m`` itself
     to convert in place (each key then only gets a new value: no resizing, no new dict)."""
@@ -178,7 +173,12 @@ def _plain_map(m: dict[str, Any], types: TypeMap, out: dict[str, Any]) -> dict[s
                         continue
                 elif "N" in x:
                     v = x["N"]
-                    if type(v) is str and (_is_json_integer(v) or _is_json_number(v)):
+                    # a non-negative integer in JSON's grammar, the common number, is
+                    # checked inline without the regex
+                    if type(v) is str and (
+                        (v.isdigit() and v.isascii() and (v[0] != "0" or len(v) == 1))
+                        or _is_json_number(v)
+                    ):
                         out[k] = _Fragment(v)
                         continue
                 elif "M" in x:
@@ -223,7 +223,12 @@ def _plain_list(values: list[Any], types: TypeMap, out: list[Any]) -> list[Any]:
                         continue
                 elif "N" in x:
                     v = x["N"]
-                    if type(v) is str and (_is_json_integer(v) or _is_json_number(v)):
+                    # a non-negative integer in JSON's grammar, the common number, is
+                    # checked inline without the regex
+                    if type(v) is str and (
+                        (v.isdigit() and v.isascii() and (v[0] != "0" or len(v) == 1))
+                        or _is_json_number(v)
+                    ):
                         out[i] = _Fragment(v)
                         continue
                 elif "M" in x:

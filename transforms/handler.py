@@ -16,7 +16,6 @@ so a cold start is cheap.
 from __future__ import annotations
 
 import binascii
-import json
 import sys
 from typing import Any
 
@@ -144,11 +143,9 @@ def _json_size(text: object) -> int:
     if type(text) is not str:
         return 4  # null
     if text.isascii():
-        if text.isprintable():
-            # no control characters: only quotes and backslashes are escaped
-            return len(text) + text.count('"') + text.count("\\")
-        # json.dumps escapes DEL as well, which orjson leaves as it is
-        return len(json.dumps(text)) - 2
+        # orjson escapes ASCII as json.dumps does, except DEL, which json.dumps
+        # spells \u007f and orjson leaves as it is
+        return len(orjson.dumps(text)) - 2 + 5 * text.count("\x7f")
     return 12 * len(text)  # \uXXXX\uXXXX per astral character at worst
 
 
