@@ -41,7 +41,7 @@ from bench import baselines, measure
 from bench.measure import PeakMemory, Spread, StatementTimes, TableState
 from bench.results import Results
 from bench.workload import Change, Workload, generate, replay
-from contract import settings
+from contract import names
 from contract.config import PipelineConfig, parse_config
 from loaders.db import open_connection
 from loaders.engine import load_staging_bytes
@@ -94,7 +94,7 @@ class Outcome:
 
 def server_params() -> dict:
     """Connection parameters of the benchmark server (``MARIADB_URL`` or root@127.0.0.1)."""
-    url = urlparse(os.environ.get(settings.ENV_MARIADB_URL, "mysql://root@127.0.0.1:3306"))
+    url = urlparse(os.environ.get(names.ENV_MARIADB_URL, "mysql://root@127.0.0.1:3306"))
     return {
         "host": url.hostname or "127.0.0.1",
         "port": url.port or 3306,

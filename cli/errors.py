@@ -64,21 +64,17 @@ def sentence(exc: BaseException) -> str | None:
 
 def _database_sentence(exc: BaseException) -> str | None:
     import pymysql
-    from pymysql.constants import CR, ER
+
+    from loaders import errors
 
     if isinstance(exc, pymysql.err.OperationalError):
-        code = exc.args[0] if exc.args else None
-        if code in (
-            CR.CR_CONN_HOST_ERROR,
-            CR.CR_UNKNOWN_HOST,
-            CR.CR_SERVER_GONE_ERROR,
-            CR.CR_SERVER_LOST,
-        ):
+        if errors.is_unreachable(exc) or errors.is_connection_lost(exc):
             return f"The database is unreachable ({exc.args[1]}); check that it is up."
-        if code == ER.ACCESS_DENIED_ERROR:
+        if errors.is_access_denied(exc):
             return "The database refused the credentials in the pipeline's secret."
-        if code == ER.BAD_DB_ERROR:
+        if errors.is_unknown_database(exc):
             return f"The database does not exist ({exc.args[1]})."
+        code = errors.error_code(exc)
         return f"Database error {code}: {exc.args[1] if len(exc.args) > 1 else exc}."
     return None
 

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from contract import settings
+from contract import names
 from ops.pipeline import OperatorError, Pipeline, from_stack
 
 Local = Annotated[
@@ -42,8 +42,8 @@ def open_pipeline(local: bool = False, stack: str | None = None) -> Pipeline:
     if local and stack:
         raise OperatorError("Choose one pipeline: --local or --stack, not both.")
     if not local and not stack:
-        local = os.environ.get(settings.ENV_LOCAL, "").lower() in ("1", "true", "yes")
-        stack = None if local else os.environ.get(settings.ENV_STACK_NAME) or None
+        local = os.environ.get(names.ENV_LOCAL, "").lower() in ("1", "true", "yes")
+        stack = None if local else os.environ.get(names.ENV_STACK_NAME) or None
     if local:
         from localmode.pipeline import from_local
 

@@ -30,9 +30,11 @@ from urllib.parse import unquote, urlparse
 
 import pymysql
 from pymysql.connections import MySQLResult
+from pymysql.constants import CR
 from pymysql.protocol import LoadLocalPacketWrapper
 
-from contract import settings as names
+from contract import names
+from loaders.errors import is_tls_unavailable
 from loaders.settings import TLS_MODES, LoaderSettings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -52,8 +54,6 @@ _PACKET = 1024 * 1024
 # A CA bundle shipped with the code: the stack copies rds-ca-bundle.pem to the root of the
 # Lambda bundle, which is the repository root in a checkout.
 SHIPPED_CA_BUNDLE = Path(__file__).resolve().parent.parent / "rds-ca-bundle.pem"
-# PyMySQL's "SSL is required but the server doesn't support it".
-_CR_SSL_CONNECTION_ERROR = 2026
 
 
 class DatabaseTlsError(SettingsError):
@@ -144,7 +144,7 @@ def _tls_failure(exc: pymysql.err.OperationalError, tls: TlsPolicy, where: str) 
             f"the TLS handshake with MariaDB at {where} failed ({cause.reason or cause}); "
             f"check the server's TLS setup and {names.ENV_DB_TLS}."
         )
-    if exc.args and exc.args[0] == _CR_SSL_CONNECTION_ERROR:
+    if is_tls_unavailable(exc):
         return (
             f"MariaDB at {where} does not offer TLS; enable it on the server, or set "
             f"{names.ENV_DB_TLS}=off if the network to it is trusted."
@@ -162,7 +162,9 @@ class _GuardedResult(MySQLResult):
             conn.write_packet(b"")  # end of file: the server stops reading here
             ok_packet = conn._read_packet()
         if not ok_packet.is_ok_packet():
-            raise pymysql.err.OperationalError(2014, "Commands out of sync after LOAD DATA")
+            raise pymysql.err.OperationalError(
+                CR.CR_COMMANDS_OUT_OF_SYNC, "Commands out of sync after LOAD DATA"
+            )
         self._read_ok_packet(ok_packet)
 
 
@@ -215,6 +217,16 @@ class LoaderConnection(pymysql.connections.Connection):
         if result.server_status is not None:
             self.server_status = result.server_status
         return result.affected_rows
+
+    # PyMySQL keeps the last statement's OK packet in the private ``_result``; these two
+    # are the only readers of it, so a PyMySQL upgrade that moves it breaks here alone.
+    def last_info(self) -> bytes:
+        """The server's info line of the last statement (``Records: ... Duplicates: ...``)."""
+        return (self._result.message if self._result else b"") or b""
+
+    def last_warning_count(self) -> int:
+        """How many warnings the last statement raised."""
+        return self._result.warning_count if self._result else 0
 
 
 def credentials(settings: LoaderSettings, secrets_client: Any = None) -> dict[str, Any]:

@@ -19,7 +19,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote_plus
 
-from loaders.engine import ObjectRef
+from contract import layout
+from loaders.jobs import ObjectRef
 
 # Bounds on one run's draining: SQS returns at most 10 per call.
 MAX_MESSAGES = 2000
@@ -105,7 +106,8 @@ def acknowledge(sqs: Any, queue_url: str, messages: list[WorkMessage], settled: 
 
 def hour_prefixes(staging_prefix: str, table_prefix: str, hours: int, now: datetime) -> list[str]:
     return [
-        f"{table_prefix}{(now - timedelta(hours=h)).strftime('%Y/%m/%d/%H')}/" for h in range(hours)
+        f"{table_prefix}{layout.hour_folder((now - timedelta(hours=h)).timestamp())}/"
+        for h in range(hours)
     ]
 
 

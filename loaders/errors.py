@@ -1,17 +1,40 @@
-"""Driver errors sorted at one boundary: transient (retry the batch) or terminal (stop the file).
+"""The error vocabulary: driver errors sorted at one boundary, and named where they are read.
 
-Everything the engine catches from PyMySQL passes through ``classify``;
-nothing else in ``loaders/`` inspects MySQL error numbers.
+Everything the engine catches from PyMySQL passes through ``classify``:
+transient (retry the batch; the file stays pending) or terminal (stop the file,
+say why). The few error facts other code needs are named here, as predicates
+over PyMySQL's own constants (``pymysql.constants.ER`` / ``CR``): a missing
+table (``is_missing_table``: the ledger before the first load), an unreachable
+server (``is_unreachable``) or a lost session (``is_connection_lost``), refused
+credentials and an unknown database (for the CLI's sentences), a server without
+TLS (``is_tls_unavailable``), and a table lock another run holds (``LockHeld``).
+No other module compares MySQL error numbers.
 """
 
 from __future__ import annotations
 
 import pymysql
+from pymysql.constants import CR, ER
 
-# Lost connection (2006 gone away, 2013 lost during query), can't connect (2003),
-# deadlock (1213), lock wait timeout (1205), connection killed (1927), server
-# shutting down (1053), too many connections (1040), packet read errors (2055).
-TRANSIENT_CODES = frozenset({2003, 2006, 2013, 2055, 1213, 1205, 1927, 1053, 1040})
+# MariaDB's "Connection was killed" (ER_CONNECTION_KILLED); not in pymysql's ER table.
+_ER_CONNECTION_KILLED = 1927
+# Cannot connect to the host at all.
+_UNREACHABLE = frozenset({CR.CR_CONN_HOST_ERROR, CR.CR_UNKNOWN_HOST})
+# Worth retrying: the connection was lost or refused, a deadlock or lock wait, the
+# server is shutting down or full.
+TRANSIENT_CODES = frozenset(
+    {
+        *_UNREACHABLE,
+        CR.CR_SERVER_GONE_ERROR,
+        CR.CR_SERVER_LOST,
+        CR.CR_SERVER_LOST_EXTENDED,
+        ER.LOCK_DEADLOCK,
+        ER.LOCK_WAIT_TIMEOUT,
+        _ER_CONNECTION_KILLED,
+        ER.SERVER_SHUTDOWN,
+        ER.CON_COUNT_ERROR,
+    }
+)
 
 
 class LoaderError(Exception):
@@ -20,6 +43,10 @@ class LoaderError(Exception):
 
 class TransientError(LoaderError):
     """Worth retrying: the file stays pending and a later attempt or run loads it."""
+
+
+class LockHeld(TransientError):
+    """Another loader run holds the target's named lock; this batch waits for a later run."""
 
 
 class TerminalError(LoaderError):
@@ -39,6 +66,39 @@ def error_code(exc: BaseException) -> int | None:
     if args and isinstance(args[0], int):
         return args[0]
     return None
+
+
+def is_missing_table(exc: BaseException) -> bool:
+    """The statement named a table that does not exist (the ledger before any load)."""
+    return isinstance(exc, pymysql.err.Error) and error_code(exc) == ER.NO_SUCH_TABLE
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """The server cannot be reached at all (as opposed to a session lost midway)."""
+    if isinstance(exc, ConnectionError):
+        return True
+    return isinstance(exc, pymysql.err.Error) and error_code(exc) in _UNREACHABLE
+
+
+def is_connection_lost(exc: BaseException) -> bool:
+    """An open session ended: the server went away or the connection dropped mid-statement."""
+    return isinstance(exc, pymysql.err.Error) and error_code(exc) in (
+        CR.CR_SERVER_GONE_ERROR,
+        CR.CR_SERVER_LOST,
+    )
+
+
+def is_access_denied(exc: BaseException) -> bool:
+    return isinstance(exc, pymysql.err.Error) and error_code(exc) == ER.ACCESS_DENIED_ERROR
+
+
+def is_unknown_database(exc: BaseException) -> bool:
+    return isinstance(exc, pymysql.err.Error) and error_code(exc) == ER.BAD_DB_ERROR
+
+
+def is_tls_unavailable(exc: BaseException) -> bool:
+    """TLS was required and the server does not offer it."""
+    return isinstance(exc, pymysql.err.Error) and error_code(exc) == CR.CR_SSL_CONNECTION_ERROR
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -28,22 +28,24 @@ from typing import Any
 
 import orjson
 
-from contract import settings as names
+from contract import layout, names
+from contract.names import (
+    METRIC_DIMENSION,
+    METRIC_FILES_FAILED,
+    METRIC_FILES_LOADED,
+    METRIC_FILES_PENDING,
+    METRIC_FILES_QUARANTINED,
+    METRIC_ROWS_QUARANTINED,
+    METRIC_RUN_FAILED,
+)
+from contract.names import METRICS_NAMESPACE as DEFAULT_METRICS_NAMESPACE
 from loaders import discovery
 from loaders.db import connect
-from loaders.engine import RunReport, load_keys, load_refs, staging_table_of
+from loaders.engine import load_keys, load_refs
 from loaders.errors import error_code, is_transient
+from loaders.jobs import RunReport
 from loaders.settings import LoaderSettings, SettingsError
 
-DEFAULT_METRICS_NAMESPACE = "ddbload"
-# Metric names of the EMF document; stacks/monitoring.py alarms on some of them.
-METRIC_FILES_LOADED = "FilesLoaded"
-METRIC_FILES_FAILED = "FilesFailed"
-METRIC_FILES_QUARANTINED = "FilesQuarantined"
-METRIC_FILES_PENDING = "FilesPending"
-METRIC_ROWS_QUARANTINED = "RowsQuarantined"
-METRIC_RUN_FAILED = "RunFailed"
-METRIC_DIMENSION = "Function"
 # Statuses of a run that loaded nothing because it could not start.
 FAILED_RUN = ("error", "unreachable")
 
@@ -114,7 +116,7 @@ def run_action(
         refs = [
             r
             for r in discovery.under_prefix(s3, settings.bucket, prefix)
-            if table is None or staging_table_of(r.key, settings.staging_prefix) == table
+            if table is None or layout.table_of(r.key, settings.staging_prefix) == table
         ]
         return load_refs(conn, s3, settings, refs, reload=True, deadline=deadline)
     raise SettingsError(f"unknown action {action!r}; use 'load' or 'reload' (or none).")

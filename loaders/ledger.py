@@ -126,6 +126,37 @@ def summary(conn: Any) -> dict[str, Any]:
     }
 
 
+def activity_since(conn: Any, since: datetime, newest: int) -> dict[str, dict[str, Any]]:
+    """Per source table: last load, failures, quarantined files and rows since ``since``
+    (naive UTC), and the ``newest`` greatest loaded keys (staging keys sort by hour folder,
+    so those hold the newest changes). For ``ddbload status``."""
+    out: dict[str, dict[str, Any]] = {}
+    with conn.cursor() as cur:
+        cur.execute(
+            f"SELECT source_table, MAX(IF(status = 'loaded', finished_at, NULL)), "
+            "SUM(status = 'failed' AND finished_at >= %s), "
+            "SUM(status = 'quarantined' AND finished_at >= %s), "
+            "SUM(IF(finished_at >= %s, rows_quarantined, 0)) "
+            f"FROM {_TABLE} GROUP BY source_table",
+            [since, since, since],
+        )
+        for source, last, failed, qfiles, qrows in cur.fetchall():
+            out[source] = {
+                "last_load": last,
+                "failed": int(failed or 0),
+                "quarantined_files": int(qfiles or 0),
+                "quarantined_rows": int(qrows or 0),
+            }
+        for source in out:
+            cur.execute(
+                f"SELECT s3_key FROM {_TABLE} WHERE source_table = %s "
+                "AND status = 'loaded' ORDER BY s3_key DESC LIMIT %s",
+                [source, newest],
+            )
+            out[source]["newest_keys"] = [r[0] for r in cur.fetchall()]
+    return out
+
+
 def done_ids(conn: Any, ids: list[str]) -> set[str]:
     """Which of these job ids are already loaded or quarantined."""
     done: set[str] = set()

@@ -34,7 +34,7 @@ class ChunkOutcome:
 
 
 def _warnings(cur: Any, expected: int) -> dict[int, str]:
-    cur.execute("SHOW WARNINGS")
+    cur.execute(sql.show_warnings())
     rows = cur.fetchall()
     rejected: dict[int, str] = {}
     for level, code, message in rows:
@@ -59,8 +59,8 @@ def _changed(conn: Any, cur: Any) -> int:
     Affected rows count 1 per insert and 2 per changed row; the server's info line
     counts the changed rows as Duplicates (unchanged ones count nowhere).
     """
-    info = conn._result.message if conn._result else b""
-    m = _DUPLICATES.search(info or b"")
+    info = conn.last_info()
+    m = _DUPLICATES.search(info)
     if m is None:
         raise TerminalError(
             f"the server did not report duplicates for a merge statement ({info!r}); "
@@ -102,7 +102,7 @@ def merge_chunk(
         with conn.infile(data) as name:
             statement, params = sql.load_data(t, name, escaped)
             cur.execute(statement, params)
-        warning_count = conn._result.warning_count if conn._result else 0
+        warning_count = conn.last_warning_count()
         loaded = cur.rowcount
         if warning_count:
             out.rejected.update(_warnings(cur, warning_count))

@@ -13,6 +13,10 @@ from typing import Any, Protocol
 
 import orjson
 
+# Beside a quarantined copy of a whole file: why. Of a loaded file's rejected rows: the rows.
+REASON_SUFFIX = ".reason.json"
+ROWS_SUFFIX = ".rows.ndjson"
+
 
 class Quarantine(Protocol):
     def put_rows(self, source_key: str, rows: list[dict[str, Any]]) -> None: ...
@@ -29,16 +33,14 @@ class S3Quarantine:
 
     def put_rows(self, source_key: str, rows: list[dict[str, Any]]) -> None:
         body = b"".join(orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in rows)
-        self.s3.put_object(
-            Bucket=self.bucket, Key=self.key_for(source_key, ".rows.ndjson"), Body=body
-        )
+        self.s3.put_object(Bucket=self.bucket, Key=self.key_for(source_key, ROWS_SUFFIX), Body=body)
 
     def put_file(self, source_key: str, data: bytes | None, reason: str) -> None:
         if data is not None:
             self.s3.put_object(Bucket=self.bucket, Key=self.key_for(source_key), Body=data)
         self.s3.put_object(
             Bucket=self.bucket,
-            Key=self.key_for(source_key, ".reason.json"),
+            Key=self.key_for(source_key, REASON_SUFFIX),
             Body=orjson.dumps({"source_key": source_key, "reason": reason}),
         )
 

@@ -2,7 +2,7 @@
 
 ``LoaderSettings.from_env()`` is the Lambda path; tests, the CLI and local mode
 build ``LoaderSettings(...)`` with keywords. Env names come from
-``contract.settings``; a missing or bad one fails with one sentence naming it.
+``contract.names``; a missing or bad one fails with one sentence naming it.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from contract import settings as names
+from contract import names
 from contract.config import ConfigError, PipelineConfig, from_json
 
 

@@ -163,6 +163,13 @@ def system_column_defs() -> list[str]:
     return [f"{quote(name)} {definition}" for name, definition in SYSTEM_COLUMNS]
 
 
+def missing_column_defs(t: Target, have: set[str]) -> list[str]:
+    """Definitions of the mapped and system columns an existing target lacks (``have``: lower case)."""
+    defs = [f"{quote(c.name)} {c.sql_type} NULL" for c in t.data if c.name.lower() not in have]
+    defs += [f"{quote(col)} {definition}" for col, definition in SYSTEM_COLUMNS if col not in have]
+    return defs
+
+
 def add_columns(t: Target, defs: list[str]) -> str:
     return f"ALTER TABLE {t.table} " + ", ".join(f"ADD COLUMN {d}" for d in defs)
 
@@ -440,3 +447,22 @@ def get_lock() -> str:
 
 def release_lock() -> str:
     return "SELECT RELEASE_LOCK(%s)"
+
+
+def current_database() -> str:
+    return "SELECT DATABASE()"
+
+
+def show_warnings() -> str:
+    return "SHOW WARNINGS"
+
+
+def live_rows(mapping: TableMapping) -> str:
+    """Key, mapped and overflow columns of the target's rows that are neither deleted nor expired."""
+    columns = [k.column for k in mapping.keys] + [c.name for c in mapping.columns]
+    if mapping.overflow_column:
+        columns.append(mapping.overflow_column)
+    return (
+        f"SELECT {', '.join(quote(c) for c in columns)} FROM {quote(mapping.target)} "
+        f"WHERE {quote(DELETED)} = 0 AND {quote(EXPIRED)} = 0"
+    )

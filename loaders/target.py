@@ -55,17 +55,7 @@ def prepare_target(conn: Any, t: Target) -> None:
                     "ON DUPLICATE KEY UPDATE could hit the wrong row. Drop them or make them "
                     "non-unique."
                 )
-            have = {c.lower() for c in existing}
-            defs = [
-                f"{sql.quote(c.name)} {c.sql_type} NULL"
-                for c in t.data
-                if c.name.lower() not in have
-            ]
-            defs += [
-                f"{sql.quote(col)} {definition}"
-                for col, definition in sql.SYSTEM_COLUMNS
-                if col not in have
-            ]
+            defs = sql.missing_column_defs(t, {c.lower() for c in existing})
             if defs:
                 cur.execute(sql.add_columns(t, defs))
         cur.execute(sql.create_tombstones(t))

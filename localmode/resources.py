@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlparse
 
 from botocore.exceptions import ClientError
 
-from contract import settings as env_names
+from contract import names as env_names
 from contract.config import PipelineConfig, load_cdk_json, parse_config
 from localmode import state
 from localmode.aws import ACCOUNT_ID, FAKE_CREDENTIALS, REGION, Clients

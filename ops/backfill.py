@@ -58,7 +58,7 @@ from typing import Any
 import orjson
 from botocore.exceptions import ClientError
 
-from contract import staging, values
+from contract import layout, staging, values
 from contract.config import ConfigError, PipelineConfig, TableMapping
 from ops.backfill_sources import BackfillError, ExportSource, ScanSource
 from ops.backfill_store import RUN_ID, RunState, SegmentState, Store
@@ -137,12 +137,13 @@ class EngineLoad:
     def __call__(self, keys: list[str]) -> None:
         # Imported here: pyarrow and the SQL layer are only needed when loading.
         from loaders import engine
+        from loaders.jobs import SETTLED, State
 
         report = engine.load_keys(self.conn, self.s3, self.settings, keys)
-        settled = {s.value for s in engine.SETTLED}
+        settled = {s.value for s in SETTLED}
         for r in report.results:
             self.totals["files"] += 1
-            self.totals["skipped"] += r.status == engine.State.SKIPPED.value
+            self.totals["skipped"] += r.status == State.SKIPPED.value
             self.totals["read"] += r.read
             self.totals["applied"] += r.applied
             self.totals["stale"] += r.stale
@@ -290,7 +291,7 @@ def _open_run(
         version_us=version,
         segments=segments,
         page_items=options.page_items,
-        hour=time.strftime("%Y/%m/%d/%H", stamp),
+        hour=layout.hour_folder(now),
         started=time.strftime("%Y-%m-%dT%H:%M:%SZ", stamp),
         export=options.export,
     )

@@ -24,13 +24,14 @@ recorded, and a resumed run writes that one page again.
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
+
+from contract import layout
 
 # Run ids appear in object names and event ids: keep them to a safe alphabet.
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
@@ -83,17 +84,16 @@ class Store:
         self.state_prefix = state
 
     def page_key(self, run: RunState, segment: int, page: int) -> str:
-        return (
-            f"{self.staging_prefix}/table={run.table}/{run.hour}/"
-            f"backfill-{run.run}-{segment:04d}-{page:06d}.gz"
-        )
+        return f"{self.run_objects_prefix(run)}{segment:04d}-{page:06d}{layout.SUFFIX}"
 
     def run_objects_prefix(self, run: RunState) -> str:
-        return f"{self.staging_prefix}/table={run.table}/{run.hour}/backfill-{run.run}-"
+        return (
+            f"{layout.table_prefix(self.staging_prefix, run.table)}{run.hour}/backfill-{run.run}-"
+        )
 
     def write_page(self, key: str, lines: list[bytes]) -> None:
         # Level 1: staging objects are short-lived, and the loader reads them once.
-        body = gzip.compress(b"".join(lines), compresslevel=1, mtime=0)
+        body = layout.gzip_lines(lines, level=1)
         self.s3.put_object(
             Bucket=self.bucket, Key=key, Body=body, ContentType="application/x-ndjson"
         )

@@ -20,7 +20,9 @@ from typing import Any
 import orjson
 from botocore.exceptions import ClientError
 
+from contract import layout
 from contract.staging import BadLine, StagingLine, decode_line
+from loaders.quarantine import REASON_SUFFIX, ROWS_SUFFIX
 from ops.pipeline import OperatorError, Pipeline
 
 STATUSES = ("loaded", "quarantined", "failed", "pending")
@@ -145,12 +147,12 @@ def object_key(pipeline: Pipeline, key: str) -> str:
     return key
 
 
-def table_of(key: str) -> str | None:
-    """The source table named by the ``table=<name>`` segment of a staging key."""
-    for part in key.split("/"):
-        if part.startswith("table="):
-            return part[len("table=") :]
-    return None
+def table_of(pipeline: Pipeline, key: str) -> str | None:
+    """The source table of a staging object, or of the one a quarantine entry stands for."""
+    root = pipeline.quarantine_prefix.rstrip("/") + "/"
+    if key.startswith(root):
+        key = key[len(root) :].removesuffix(REASON_SUFFIX).removesuffix(ROWS_SUFFIX)
+    return layout.table_of(key, pipeline.staging_prefix)
 
 
 def list_objects(pipeline: Pipeline, prefix: str) -> Iterator[dict[str, Any]]:
@@ -202,15 +204,14 @@ SPAN_READ_LIMIT = 200
 
 def ledger_lookup(conn: Any) -> LedgerLookup:
     """A ``LedgerLookup`` reading the loader's ledger (``loaders.ledger``) on ``conn``."""
-    import pymysql
-
     from loaders import ledger
+    from loaders.errors import is_missing_table
 
     def lookup(objects: list[tuple[str, str]]) -> dict[str, dict[str, Any]]:
         try:
             rows = ledger.ledger_rows(conn, [key for key, _ in objects])
-        except pymysql.err.ProgrammingError as e:
-            if e.args and e.args[0] == 1146:  # no ledger table yet: nothing loaded so far
+        except Exception as e:
+            if is_missing_table(e):  # no ledger table yet: nothing loaded so far
                 return {}
             raise
         by_key: dict[str, list[ledger.LedgerRow]] = {}
@@ -268,7 +269,7 @@ def inspect_prefix(
             key=entry["Key"],
             size=entry["Size"],
             last_modified=_iso(entry["LastModified"]),
-            table=table_of(entry["Key"]),
+            table=table_of(pipeline, entry["Key"]),
         )
         page.append((obj, entry.get("ETag", "").strip('"')))
         if len(page) >= 1000:
@@ -381,13 +382,13 @@ def errors(pipeline: Pipeline, prefix: str | None = None) -> list[ErrorObject]:
     root = pipeline.quarantine_prefix.rstrip("/") + "/"
     for entry in list_objects(pipeline, root + (prefix or "").lstrip("/")):
         key = entry["Key"]
-        if key.endswith(".reason.json"):
+        if key.endswith(REASON_SUFFIX):
             _, reasons = _reasons(pipeline, key, ("reason",))
-            source = key[len(root) : -len(".reason.json")]
+            source = key[len(root) : -len(REASON_SUFFIX)]
             found.append(_error("quarantined-file", entry, source, None, reasons))
-        elif key.endswith(".rows.ndjson"):
+        elif key.endswith(ROWS_SUFFIX):
             records, reasons = _reasons(pipeline, key, ("_reason",))
-            source = key[len(root) : -len(".rows.ndjson")]
+            source = key[len(root) : -len(ROWS_SUFFIX)]
             found.append(_error("quarantined-rows", entry, source, records, reasons))
     return found
 

@@ -2,7 +2,7 @@
 
 Every operator function (inspect, reload, status, verify, backfill) takes a
 ``Pipeline``. A deployed pipeline is found here, by its CloudFormation stack
-name (``from_stack``): the outputs named in ``contract.settings`` give the
+name (``from_stack``): the outputs named in ``contract.names`` give the
 bucket, prefixes, loader function, queues, secret and validated config. The
 local stack is reached by ``localmode.pipeline.from_local``, which hands in a
 client factory pointed at the moto server; this module knows nothing of it.
@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from contract import settings
+from contract import layout, names
 from contract.config import PipelineConfig, from_json
 
 
@@ -28,11 +28,11 @@ class OperatorError(Exception):
 # Outputs a stack must have for the CLI to work with it; the others are optional
 # (an older stack without a dead-letter queue output still inspects fine).
 _REQUIRED_OUTPUTS = (
-    settings.OUTPUT_BUCKET,
-    settings.OUTPUT_STAGING_PREFIX,
-    settings.OUTPUT_ERROR_PREFIX,
-    settings.OUTPUT_QUARANTINE_PREFIX,
-    settings.OUTPUT_CONFIG,
+    names.OUTPUT_BUCKET,
+    names.OUTPUT_STAGING_PREFIX,
+    names.OUTPUT_ERROR_PREFIX,
+    names.OUTPUT_QUARANTINE_PREFIX,
+    names.OUTPUT_CONFIG,
 )
 
 
@@ -115,7 +115,7 @@ class Pipeline:
 
     def table_prefix(self, table: str) -> str:
         """The staging prefix of one source table's objects."""
-        return f"{self.staging_prefix.rstrip('/')}/table={table}/"
+        return layout.table_prefix(self.staging_prefix, table)
 
 
 def from_stack(name: str, region: str | None = None) -> Pipeline:
@@ -140,15 +140,15 @@ def from_stack(name: str, region: str | None = None) -> Pipeline:
         )
     return Pipeline(
         where=f"stack {name}",
-        bucket=outputs[settings.OUTPUT_BUCKET],
-        staging_prefix=outputs[settings.OUTPUT_STAGING_PREFIX],
-        error_prefix=outputs[settings.OUTPUT_ERROR_PREFIX],
-        quarantine_prefix=outputs[settings.OUTPUT_QUARANTINE_PREFIX],
-        config=from_json(outputs[settings.OUTPUT_CONFIG]),
-        db_secret=outputs.get(settings.OUTPUT_DB_SECRET),
-        loader_function=outputs.get(settings.OUTPUT_LOADER_FUNCTION),
-        work_queue_url=outputs.get(settings.OUTPUT_WORK_QUEUE_URL),
-        dead_letter_queue_url=outputs.get(settings.OUTPUT_DEAD_LETTER_QUEUE_URL),
+        bucket=outputs[names.OUTPUT_BUCKET],
+        staging_prefix=outputs[names.OUTPUT_STAGING_PREFIX],
+        error_prefix=outputs[names.OUTPUT_ERROR_PREFIX],
+        quarantine_prefix=outputs[names.OUTPUT_QUARANTINE_PREFIX],
+        config=from_json(outputs[names.OUTPUT_CONFIG]),
+        db_secret=outputs.get(names.OUTPUT_DB_SECRET),
+        loader_function=outputs.get(names.OUTPUT_LOADER_FUNCTION),
+        work_queue_url=outputs.get(names.OUTPUT_WORK_QUEUE_URL),
+        dead_letter_queue_url=outputs.get(names.OUTPUT_DEAD_LETTER_QUEUE_URL),
         region=cfn.meta.region_name,
         _clients={"_session": session},
     )

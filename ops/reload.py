@@ -17,7 +17,8 @@ from typing import Any
 
 import orjson
 
-from loaders.engine import JobResult
+from loaders.errors import is_missing_table
+from loaders.jobs import JobResult
 from ops import inspection
 from ops.pipeline import OperatorError, Pipeline
 
@@ -59,7 +60,7 @@ class ReloadPlan:
         }
 
 
-# What ``--json`` shows of each file's ``engine.JobResult``.
+# What ``--json`` shows of each file's ``loaders.jobs.JobResult``.
 FILE_FIELDS = ("key", "status", "read", "applied", "stale", "deleted", "quarantined", "error")
 ROW_COUNTS = ("read", "applied", "stale", "deleted", "quarantined")
 # A file in one of these states needs nothing more (the engine's settled states, less MISSING).
@@ -124,7 +125,7 @@ def plan(pipeline: Pipeline, prefix: str, table: str | None = None, conn: Any = 
         )
     result = ReloadPlan(where=pipeline.where, bucket=pipeline.bucket, prefix=full, table=table)
     for entry in inspection.list_objects(pipeline, full):
-        if table and inspection.table_of(entry["Key"]) != table:
+        if table and inspection.table_of(pipeline, entry["Key"]) != table:
             continue
         result.objects.append(
             PlannedObject(entry["Key"], entry.get("ETag", "").strip('"'), entry["Size"], False)
@@ -138,7 +139,7 @@ def plan(pipeline: Pipeline, prefix: str, table: str | None = None, conn: Any = 
         try:
             done = ledger.done_ids(conn, [ledger.job_id(o.key, o.etag) for o in result.objects])
         except Exception as e:
-            if getattr(e, "args", (None,))[0] != 1146:  # no ledger table: nothing loaded yet
+            if not is_missing_table(e):  # no ledger table: nothing loaded yet
                 raise
             done = set()
         for o in result.objects:
@@ -209,7 +210,7 @@ def parse_loader_report(doc: Any, planned: ReloadPlan) -> tuple[list[JobResult],
     The handler answers ``{"status": "error"|"unreachable", "error"}`` when it
     could not run, else its run report: ``"files"`` (count per status),
     ``"rows"`` (totals), ``"failed"`` ([{"key", "error"}]) and ``"error"``, plus
-    ``"results"`` (one ``engine.JobResult`` per file) when it sends them. Without
+    ``"results"`` (one ``loaders.jobs.JobResult`` per file) when it sends them. Without
     per-file results a file not listed as failed is ``loaded`` when the counts
     say every other file loaded, else ``unknown``; row counts are then the run's
     totals, on the first file.

@@ -31,11 +31,7 @@ re-transformed Firehose records already in the ledger are not loaded twice.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import gzip
 import hashlib
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,20 +39,20 @@ from typing import Any
 import orjson
 from botocore.exceptions import ClientError
 
-from contract import staging
+from contract import layout, staging
 from contract.staging import StagingLine
-from loaders.engine import JobResult
+from loaders.errors import is_missing_table
+from loaders.jobs import JobResult
+from loaders.quarantine import REASON_SUFFIX, ROWS_SUFFIX
 from ops import inspection
 from ops import reload as reload_lib
 from ops.pipeline import OperatorError, Pipeline
 from ops.reload import OK_STATUSES, PlannedObject, ReloadPlan, file_json, row_totals
 
 PROCESSING_FAILED = "processing-failed"
-QUARANTINED_ROWS = "quarantined-rows"
+QUARANTINEDROWS_SUFFIX = "quarantined-rows"
 QUARANTINED_FILE = "quarantined-file"
 RESTAGED = "reloaded-"
-_ROWS = ".rows.ndjson"
-_REASON = ".reason.json"
 # Firehose's error records carry no Kinesis sequence number (see the module docstring).
 NO_SEQUENCE = "0"
 
@@ -102,7 +98,7 @@ class ErrorsPlan:
             "where": self.where,
             "bucket": self.bucket,
             "processing_failed_objects": self.count(PROCESSING_FAILED),
-            "quarantined_row_objects": self.count(QUARANTINED_ROWS),
+            "quarantined_row_objects": self.count(QUARANTINEDROWS_SUFFIX),
             "quarantined_files": self.count(QUARANTINED_FILE),
             "records": sum(e.records for e in self.entries),
             "still_failing": sum(len(e.still_failing) for e in self.entries),
@@ -155,19 +151,16 @@ class ErrorsResult:
 
 
 def retransform(record: Any) -> StagingLine:
-    """One Firehose error record -> its staging line, by the real transform; raises ``Rejected``."""
-    from transforms.normalize import Rejected, normalize
+    """One Firehose error record -> its staging line, by the real transform; raises ``Rejected``.
+
+    ``rawData`` is decoded exactly as the transform handler decodes a record's ``data``.
+    """
+    from transforms.handler import record_bytes
+    from transforms.normalize import Rejected, decode_json, normalize
 
     if not isinstance(record, dict) or not isinstance(record.get("rawData"), str):
         raise Rejected("not_error_record", "the line is not a Firehose error record")
-    try:
-        raw = base64.b64decode(record["rawData"], validate=True)
-    except (binascii.Error, ValueError):
-        raise Rejected("not_base64", "rawData is not valid base64") from None
-    try:
-        change = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise Rejected("not_json", "record data is not JSON") from None
+    change = decode_json(record_bytes(record["rawData"]))
     sequence = record.get("sequenceNumber")
     return normalize(
         change,
@@ -179,10 +172,10 @@ def retransform(record: Any) -> StagingLine:
 def staged_key(pipeline: Pipeline, source: str, table: str, oldest_ms: int) -> str:
     """Where re-staged lines go: their table's folder, the hour of the oldest, a name fixed
     by the source object (so a rerun writes the same object)."""
-    stem = source.rsplit("/", 1)[-1].removesuffix(_ROWS).removesuffix(".gz")
+    stem = source.rsplit("/", 1)[-1].removesuffix(ROWS_SUFFIX).removesuffix(layout.SUFFIX)
     digest = hashlib.sha256(source.encode()).hexdigest()[:10]
-    hour = time.strftime("%Y/%m/%d/%H", time.gmtime(oldest_ms / 1000))
-    return f"{pipeline.table_prefix(table)}{hour}/{RESTAGED}{digest}-{stem}.gz"
+    name = f"{RESTAGED}{digest}-{stem}"
+    return layout.staging_key(pipeline.staging_prefix, table, oldest_ms / 1000, name)
 
 
 def _group(pipeline: Pipeline, source: str, lines: list[StagingLine]) -> dict[str, list[bytes]]:
@@ -228,7 +221,7 @@ def _firehose_entry(pipeline: Pipeline, key: str) -> ErrorEntry:
 
 
 def _rows_entry(pipeline: Pipeline, key: str) -> ErrorEntry:
-    entry = ErrorEntry(QUARANTINED_ROWS, key, [])
+    entry = ErrorEntry(QUARANTINEDROWS_SUFFIX, key, [])
     lines: list[StagingLine] = []
     reasons: dict[str, None] = {}
     for doc in _ndjson(inspection.read_object(pipeline, key)):
@@ -248,7 +241,7 @@ def _rows_entry(pipeline: Pipeline, key: str) -> ErrorEntry:
 
 
 def _file_entry(pipeline: Pipeline, key: str, root: str) -> ErrorEntry:
-    source = key[len(root) : -len(_REASON)]
+    source = key[len(root) : -len(REASON_SUFFIX)]
     doc = orjson.loads(inspection.read_object(pipeline, key) or b"{}")
     reason = doc.get("reason") if isinstance(doc, dict) else None
     return ErrorEntry(QUARANTINED_FILE, key, [str(reason)] if reason else [], reload_key=source)
@@ -269,15 +262,15 @@ def plan(pipeline: Pipeline, prefix: str | None = None) -> ErrorsPlan:
         # Rows a reload quarantined again are folded back into their source's object.
         if key.rsplit("/", 1)[-1].startswith(RESTAGED):
             continue
-        if key.endswith(_ROWS):
+        if key.endswith(ROWS_SUFFIX):
             entries.append(_rows_entry(pipeline, key))
-        elif key.endswith(_REASON):
+        elif key.endswith(REASON_SUFFIX):
             entries.append(_file_entry(pipeline, key, root))
     return ErrorsPlan(pipeline.where, pipeline.bucket, entries)
 
 
 def _put(pipeline: Pipeline, key: str, lines: list[bytes]) -> PlannedObject:
-    body = gzip.compress(b"".join(lines), compresslevel=6, mtime=0)
+    body = layout.gzip_lines(lines)
     out = pipeline.client("s3").put_object(
         Bucket=pipeline.bucket, Key=key, Body=body, ContentType="application/x-ndjson"
     )
@@ -327,7 +320,7 @@ def _already_loaded(conn: Any, objects: list[PlannedObject]) -> set[str]:
     try:
         done = ledger.done_ids(conn, [ledger.job_id(o.key, o.etag) for o in objects])
     except Exception as e:
-        if getattr(e, "args", (None,))[0] != 1146:  # no ledger yet: nothing loaded
+        if not is_missing_table(e):  # no ledger yet: nothing loaded
             raise
         return set()
     return {o.key for o in objects if ledger.job_id(o.key, o.etag) in done}
@@ -385,7 +378,7 @@ def _settle_rows(
     again: list[bytes] = []
     reasons: dict[str, None] = {}
     for f in files:
-        requarantined = root + f.key + _ROWS
+        requarantined = root + f.key + ROWS_SUFFIX
         if f.quarantined and _exists(pipeline, requarantined):
             data = inspection.read_object(pipeline, requarantined)
             for doc in _ndjson(data):

@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pymysql
-
 from contract.config import target_name
+from loaders import ledger
+from loaders.errors import is_missing_table
 from ops import inspection
 from ops.pipeline import Pipeline
 
@@ -152,7 +152,7 @@ def _staged(pipeline: Pipeline) -> dict[str, list[tuple[str, str, int, datetime]
     out: dict[str, list[tuple[str, str, int, datetime]]] = {}
     root = pipeline.staging_prefix.rstrip("/") + "/"
     for entry in inspection.list_objects(pipeline, root):
-        table = inspection.table_of(entry["Key"])
+        table = inspection.table_of(pipeline, entry["Key"])
         if table:
             out.setdefault(table, []).append(
                 (
@@ -165,18 +165,12 @@ def _staged(pipeline: Pipeline) -> dict[str, list[tuple[str, str, int, datetime]
     return out
 
 
-def _missing_ledger(e: pymysql.err.ProgrammingError) -> bool:
-    return bool(e.args) and e.args[0] == 1146
-
-
 def _done(conn: Any, objects: list[tuple[str, str]]) -> set[tuple[str, str]]:
-    from loaders import ledger
-
     ids = {ledger.job_id(k, e): (k, e) for k, e in objects}
     try:
         found = ledger.done_ids(conn, list(ids))
-    except pymysql.err.ProgrammingError as e:
-        if _missing_ledger(e):
+    except Exception as e:
+        if is_missing_table(e):
             return set()
         raise
     return {ids[i] for i in found}
@@ -184,41 +178,12 @@ def _done(conn: Any, objects: list[tuple[str, str]]) -> set[tuple[str, str]]:
 
 def _ledger_per_table(conn: Any, since: datetime) -> dict[str, dict[str, Any]]:
     """Last load, recent failures and quarantine, and the newest loaded keys, per source table."""
-    from loaders.sql import LEDGER, quote
-
-    ledger_table = quote(LEDGER)
-    since_naive = since.astimezone(UTC).replace(tzinfo=None)
-    out: dict[str, dict[str, Any]] = {}
     try:
-        with conn.cursor() as cur:
-            cur.execute(
-                f"SELECT source_table, MAX(IF(status = 'loaded', finished_at, NULL)), "
-                "SUM(status = 'failed' AND finished_at >= %s), "
-                "SUM(status = 'quarantined' AND finished_at >= %s), "
-                "SUM(IF(finished_at >= %s, rows_quarantined, 0)) "
-                f"FROM {ledger_table} GROUP BY source_table",
-                [since_naive, since_naive, since_naive],
-            )
-            for source, last, failed, qfiles, qrows in cur.fetchall():
-                out[source] = {
-                    "last_load": last,
-                    "failed": int(failed or 0),
-                    "quarantined_files": int(qfiles or 0),
-                    "quarantined_rows": int(qrows or 0),
-                }
-            for source in out:
-                # Staging keys sort by hour folder: the greatest loaded keys hold the newest changes.
-                cur.execute(
-                    f"SELECT s3_key FROM {ledger_table} WHERE source_table = %s "
-                    "AND status = 'loaded' ORDER BY s3_key DESC LIMIT %s",
-                    [source, _NEWEST_FROM],
-                )
-                out[source]["newest_keys"] = [r[0] for r in cur.fetchall()]
-    except pymysql.err.ProgrammingError as e:
-        if _missing_ledger(e):
+        return ledger.activity_since(conn, since.astimezone(UTC).replace(tzinfo=None), _NEWEST_FROM)
+    except Exception as e:
+        if is_missing_table(e):
             return {}
         raise
-    return out
 
 
 def _newest_change(pipeline: Pipeline, keys: list[str]) -> int | None:

@@ -237,15 +237,8 @@ def _target_exists(conn: Any, target: str) -> bool:
 
 
 def _read_rows(conn: Any, mapping: TableMapping) -> Iterable[tuple[Any, ...]]:
-    columns = [k.column for k in mapping.keys] + [c.name for c in mapping.columns]
-    if mapping.overflow_column:
-        columns.append(mapping.overflow_column)
-    statement = (
-        f"SELECT {', '.join(sql.quote(c) for c in columns)} FROM {sql.quote(mapping.target)} "
-        f"WHERE {sql.quote(sql.DELETED)} = 0 AND {sql.quote(sql.EXPIRED)} = 0"
-    )
     with conn.cursor(pymysql.cursors.SSCursor) as cur:
-        cur.execute(statement)
+        cur.execute(sql.live_rows(mapping))
         yield from cur
 
 

@@ -4,7 +4,7 @@ First hop of the flow. New tables get the Kinesis streaming destination through 
 table L2 (``kinesis_stream`` + MICROSECOND precision); tables that already exist get
 it from a custom resource calling ``EnableKinesisStreamingDestination`` with the same
 precision, and ``DisableKinesisStreamingDestination`` when the stack goes. The
-microsecond creation time is the primary part of a change's version (DESIGN.md).
+microsecond creation time is the primary part of a change's version (docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations

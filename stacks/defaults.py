@@ -8,6 +8,8 @@ read these values; they never hard-code their own.
 
 from __future__ import annotations
 
+from contract import names
+
 # Both functions run the project's Python (pyproject: >=3.11,<3.12) on x86_64, the
 # platform the local bundler downloads wheels for.
 PYTHON_VERSION = "3.11"
@@ -86,12 +88,13 @@ FRESHNESS_SLACK_SECONDS = 900
 LAG_SCHEDULE_PERIODS = 3
 # The loader's own metrics: one Embedded Metric Format log line per scheduled run
 # (loaders/handler.py), dimension Function = the loader function's name.
-LOADER_METRICS_NAMESPACE = "ddbload"
-LOADER_METRIC_DIMENSION = "Function"
-LOADER_METRIC_FILES_FAILED = "FilesFailed"
-LOADER_METRIC_FILES_QUARANTINED = "FilesQuarantined"
-LOADER_METRIC_ROWS_QUARANTINED = "RowsQuarantined"
-LOADER_METRIC_FILES_LOADED = "FilesLoaded"
+# The names are defined once, in contract.names (the handler emits the same ones).
+LOADER_METRICS_NAMESPACE = names.METRICS_NAMESPACE
+LOADER_METRIC_DIMENSION = names.METRIC_DIMENSION
+LOADER_METRIC_FILES_FAILED = names.METRIC_FILES_FAILED
+LOADER_METRIC_FILES_QUARANTINED = names.METRIC_FILES_QUARANTINED
+LOADER_METRIC_ROWS_QUARANTINED = names.METRIC_ROWS_QUARANTINED
+LOADER_METRIC_FILES_LOADED = names.METRIC_FILES_LOADED
 ALARM_PERIOD_MINUTES = 5
 # DynamoDB's Kinesis streaming destination publishes its metrics (AWS/DynamoDB) with the
 # dimensions TableName and DelegatedOperation, the Kinesis call DynamoDB makes for us.

@@ -12,28 +12,17 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Size
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from contract import layout
 from stacks import bundling, defaults
 from stacks.nag import LAMBDA_BASIC_POLICY, acknowledge, arn_finding
 from stacks.staging_bucket import StagingBucket
-
-PARTITION_KEY = "table"
-HOUR_PATH = "!{timestamp:yyyy/MM/dd/HH}"
-
-
-def data_prefix(staging_prefix: str) -> str:
-    return (
-        f"{staging_prefix}/{PARTITION_KEY}=!{{partitionKeyFromLambda:{PARTITION_KEY}}}/{HOUR_PATH}/"
-    )
-
-
-def error_prefix(errors: str) -> str:
-    return f"{errors}/!{{firehose:error-output-type}}/{HOUR_PATH}/"
 
 
 class Delivery(Construct):
@@ -92,12 +81,46 @@ class Delivery(Construct):
             buffer_size=Size.mebibytes(settings["processor_buffer_mb"]),
             retries=defaults.PROCESSOR_RETRIES,
         )
+        # The L2 would grant its destination role read/write/delete on the whole bucket
+        # (and invoke and log writes) through whatever role it is given. It gets a view of
+        # our role that takes no grants, and the role gets exactly what Firehose needs:
+        # write and abort uploads below its two prefixes, invoke the transform, write
+        # its log group.
+        self.role = iam.Role(
+            self,
+            "DestinationRole",
+            assumed_by=iam.ServicePrincipal("firehose.amazonaws.com"),
+            description="ddbload Firehose: write staging and error prefixes, run the transform",
+        )
+        own_objects = [
+            staging.bucket.arn_for_objects(f"{staging.staging_prefix}/*"),
+            staging.bucket.arn_for_objects(f"{staging.error_prefix}/*"),
+        ]
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject", "s3:AbortMultipartUpload"], resources=own_objects
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
+                resources=[staging.bucket.bucket_arn],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["lambda:InvokeFunction", "lambda:GetFunctionConfiguration"],
+                resources=[self.transform.function_arn, f"{self.transform.function_arn}:*"],
+            )
+        )
+        self.log_group.grant_write(self.role)
         destination = firehose.S3Bucket(
             staging.bucket,
+            role=self.role.without_policy_updates(),
             processors=[processor],
             dynamic_partitioning=firehose.DynamicPartitioningProps(enabled=True),
-            data_output_prefix=data_prefix(staging.staging_prefix),
-            error_output_prefix=error_prefix(staging.error_prefix),
+            data_output_prefix=layout.firehose_data_prefix(staging.staging_prefix),
+            error_output_prefix=layout.firehose_error_prefix(staging.error_prefix),
             compression=firehose.Compression.GZIP,
             file_extension=".gz",
             buffering_interval=Duration.seconds(settings["firehose_buffer_seconds"]),
@@ -110,6 +133,8 @@ class Delivery(Construct):
             source=firehose.KinesisStreamSource(stream),
             destination=destination,
         )
+        # Firehose must not start before its role may write.
+        self.delivery_stream.node.add_dependency(self.role)
         acknowledge(
             self.delivery_stream,
             "AwsSolutions-KDF1",
@@ -117,18 +142,13 @@ class Delivery(Construct):
             "encryption; the source stream is KMS-encrypted and S3 objects are SSE-S3.",
         )
         acknowledge(
-            self.delivery_stream,
+            self.role,
             "AwsSolutions-IAM5",
-            "The Firehose L2 grants its destination role read/write on the bucket's objects "
-            "(object names are generated below the staging and error prefixes) and invoke "
-            "on the transform's versions; the role is used by Firehose alone.",
+            "Firehose's destination role writes objects below the staging and error "
+            "prefixes only (names are generated there) and invokes the transform's versions.",
             [
-                "Action::s3:Abort*",
-                "Action::s3:DeleteObject*",
-                "Action::s3:GetBucket*",
-                "Action::s3:GetObject*",
-                "Action::s3:List*",
-                arn_finding(staging.bucket, "/*"),
+                arn_finding(staging.bucket, f"/{staging.staging_prefix}/*"),
+                arn_finding(staging.bucket, f"/{staging.error_prefix}/*"),
                 arn_finding(self.transform, ":*"),
             ],
         )

@@ -32,7 +32,7 @@ from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from contract import settings as env
+from contract import names as env
 from contract.config import PipelineConfig
 from stacks import bundling, defaults
 from stacks.database import Database
@@ -173,6 +173,9 @@ class ScheduledLoader(Construct):
                 max_event_age=stale_after(period, defaults.SCHEDULER_MAX_EVENT_AGE_SECONDS),
             ),
         )
+        if database.loader_user is not None:
+            # The first tick must find the loader's MariaDB user in place.
+            self.schedule.node.add_dependency(database.loader_user.resource)
         self._acknowledge(staging)
 
     def _tls_environment(self, ca_bundle: Path | None) -> dict[str, str]:

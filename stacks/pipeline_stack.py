@@ -2,7 +2,7 @@
 
 DynamoDB -> Kinesis (ChangeCapture) -> Firehose + transform (Delivery) -> S3
 (StagingBucket) -> scheduled loader (ScheduledLoader) -> MariaDB (Database), watched by
-Monitoring. The stack outputs, named by ``contract.settings.OUTPUT_*``, are how the
+Monitoring. The stack outputs, named by ``contract.names.OUTPUT_*``, are how the
 CLI finds a deployed pipeline.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 from aws_cdk import Acknowledgment, CfnOutput, Stack, Validations
 from constructs import Construct
 
-from contract import settings as names
+from contract import names
 from contract.config import PipelineConfig
 from stacks.change_capture import ChangeCapture
 from stacks.database import Database
@@ -117,6 +117,9 @@ class PipelineStack(Stack):
             "DeliveryStreamName": self.delivery.delivery_stream.delivery_stream_name,
             "KinesisStreamName": self.capture.stream.stream_name,
         }
+        if self.database.instance is not None:
+            # The loader's secret is DatabaseSecretArn; this one is for people only.
+            values["DatabaseAdminSecretArn"] = self.database.admin_secret.secret_arn
         for name, value in values.items():
             CfnOutput(self, name, value=value)
 

@@ -1,6 +1,6 @@
 """The S3 bucket between Firehose and the loader: staging data, Firehose errors, quarantine.
 
-Layout (DESIGN.md): ``<staging_prefix>/table=<name>/YYYY/MM/DD/HH/<object>.gz`` for
+Layout (``contract.layout``): ``<staging_prefix>/table=<name>/YYYY/MM/DD/HH/<object>.gz`` for
 data, ``<error_prefix>/...`` for records the transform could not process, and
 ``<quarantine_prefix>/...`` for what the loader sets aside. Each prefix expires by
 its own lifecycle rule; server access logs go to a second bucket.

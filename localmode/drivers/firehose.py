@@ -16,7 +16,8 @@ What it does, in Firehose's order:
    buffer interval (``flush`` writes everything): gzip, key from the expanded
    S3 prefix + ``<stream>-<version>-YYYY-MM-DD-HH-MM-SS-<random>.gz``.
 
-The prefixes are the deployed stack's (``DATA_PREFIX``, ``ERROR_PREFIX``);
+The prefixes are the deployed stack's (``contract.layout.firehose_data_prefix`` and
+``firehose_error_prefix``);
 ``!{timestamp:...}`` uses the arrival time of the oldest record in the object,
 in UTC, as Firehose does. S3 itself (moto) sends the ObjectCreated event for
 each staging object to the SQS work queue, so this driver does not.
@@ -25,7 +26,6 @@ each staging object to the SQS work queue, so this driver does not.
 from __future__ import annotations
 
 import base64
-import gzip
 import json
 import os
 import re
@@ -36,13 +36,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from contract import layout
 from localmode import state
 from localmode.aws import Clients
 from localmode.resources import DELIVERY_STREAM, LocalResources
 
-# Same templates as the CDK stack (with the configured prefixes in front).
-DATA_PREFIX = "{staging}/table=!{{partitionKeyFromLambda:table}}/!{{timestamp:yyyy/MM/dd/HH}}/"
-ERROR_PREFIX = "{errors}/!{{firehose:error-output-type}}/!{{timestamp:yyyy/MM/dd/HH}}/"
 DELIVERY_STREAM_VERSION = 1
 LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024
 _JAVA_TIME = re.compile(r"yyyy|MM|dd|HH|mm|ss")
@@ -221,8 +219,9 @@ class FirehoseDriver:
         )
         self.retries = retries
         self.clock = clock
-        self.data_prefix = DATA_PREFIX.format(staging=resources.staging_prefix)
-        self.error_prefix = ERROR_PREFIX.format(errors=resources.error_prefix)
+        # The deployed stack's templates: both come from contract.layout.
+        self.data_prefix = layout.firehose_data_prefix(resources.staging_prefix)
+        self.error_prefix = layout.firehose_error_prefix(resources.error_prefix)
         self._buffers: dict[tuple[str, tuple], _Buffer] = {}
         self._read_to: dict[str, str] = dict(
             state.read(self.folder, state.KINESIS_CHECKPOINTS_FILE) or {}
@@ -377,7 +376,7 @@ class FirehoseDriver:
                 self.error_prefix, timestamp=oldest, error_output_type=dict(keys)["type"]
             )
         key = prefix + object_name(DELIVERY_STREAM, oldest)
-        body = gzip.compress(b"".join(buf.parts), compresslevel=6)
+        body = layout.gzip_lines(buf.parts)
         self.aws.s3.put_object(
             Bucket=self.resources.bucket, Key=key, Body=body, ContentEncoding="gzip"
         )

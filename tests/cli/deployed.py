@@ -9,21 +9,21 @@ from __future__ import annotations
 
 import json
 
-from contract import settings
+from contract import names
 from localmode import aws, resources
 
 
 def outputs_of(stack: resources.LocalResources, **override: str) -> dict[str, str]:
     outputs = {
-        settings.OUTPUT_BUCKET: stack.bucket,
-        settings.OUTPUT_STAGING_PREFIX: stack.staging_prefix,
-        settings.OUTPUT_ERROR_PREFIX: stack.error_prefix,
-        settings.OUTPUT_QUARANTINE_PREFIX: stack.quarantine_prefix,
-        settings.OUTPUT_LOADER_FUNCTION: resources.LOADER_FUNCTION,
-        settings.OUTPUT_WORK_QUEUE_URL: stack.work_queue_url,
-        settings.OUTPUT_DEAD_LETTER_QUEUE_URL: stack.dead_letter_queue_url,
-        settings.OUTPUT_DB_SECRET: stack.db_secret_arn,
-        settings.OUTPUT_CONFIG: stack.config_json,
+        names.OUTPUT_BUCKET: stack.bucket,
+        names.OUTPUT_STAGING_PREFIX: stack.staging_prefix,
+        names.OUTPUT_ERROR_PREFIX: stack.error_prefix,
+        names.OUTPUT_QUARANTINE_PREFIX: stack.quarantine_prefix,
+        names.OUTPUT_LOADER_FUNCTION: resources.LOADER_FUNCTION,
+        names.OUTPUT_WORK_QUEUE_URL: stack.work_queue_url,
+        names.OUTPUT_DEAD_LETTER_QUEUE_URL: stack.dead_letter_queue_url,
+        names.OUTPUT_DB_SECRET: stack.db_secret_arn,
+        names.OUTPUT_CONFIG: stack.config_json,
     }
     outputs.update(override)
     return outputs

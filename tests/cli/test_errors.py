@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from contract import settings
+from contract import names
 from localmode import aws, resources
 from tests.cli.conftest import change, put_staging
 from tests.cli.deployed import deploy, outputs_of
@@ -25,8 +25,8 @@ def assert_one_sentence(result, *words: str) -> None:
 
 def test_no_pipeline_chosen(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN neither --local/--stack nor their environment variables
-    monkeypatch.delenv(settings.ENV_STACK_NAME, raising=False)
-    monkeypatch.delenv(settings.ENV_LOCAL, raising=False)
+    monkeypatch.delenv(names.ENV_STACK_NAME, raising=False)
+    monkeypatch.delenv(names.ENV_LOCAL, raising=False)
     # WHEN inspecting THEN the operator is told how to choose
     assert_one_sentence(runner.invoke(app, ["inspect"]), "--stack", "--local")
 
@@ -67,7 +67,7 @@ def test_stack_without_ddbload_outputs(runner: CliRunner, local_stack, monkeypat
     deploy(local_stack, "other", {"Something": "else"})
     # WHEN / THEN the missing outputs are named
     result = runner.invoke(app, ["inspect", "--stack", "other"])
-    assert_one_sentence(result, settings.OUTPUT_BUCKET)
+    assert_one_sentence(result, names.OUTPUT_BUCKET)
 
 
 @pytest.mark.parametrize(
@@ -80,7 +80,7 @@ def test_stack_without_ddbload_outputs(runner: CliRunner, local_stack, monkeypat
 def test_config_invalid(runner: CliRunner, local_stack, monkeypatch, config, words) -> None:
     # GIVEN a stack whose config output is broken
     monkeypatch.setenv("AWS_ENDPOINT_URL", local_stack.endpoint)
-    deploy(local_stack, "broken", outputs_of(local_stack, **{settings.OUTPUT_CONFIG: config}))
+    deploy(local_stack, "broken", outputs_of(local_stack, **{names.OUTPUT_CONFIG: config}))
     # WHEN / THEN
     assert_one_sentence(runner.invoke(app, ["inspect", "--stack", "broken"]), *words)
 

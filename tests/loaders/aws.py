@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 
-from contract import settings as names
+from contract import names
 from contract.config import PipelineConfig, parse_config
 from loaders.settings import LoaderSettings
 

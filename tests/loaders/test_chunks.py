@@ -8,7 +8,7 @@ import gzip
 import os
 
 from contract.config import parse_config
-from loaders import arrowfile, engine, ledger
+from loaders import arrowfile, batch, ledger
 from loaders.engine import load_staging_bytes
 from loaders.quarantine import MemoryQuarantine
 from loaders.settings import LoaderSettings
@@ -37,13 +37,13 @@ def test_chunked_load_and_restart_without_a_file_broken_midway(conn, admin, monk
     )
     q = MemoryQuarantine()
     restarts = []
-    real_init = engine._Restart.__init__
+    real_init = batch.Restart.__init__
 
     def spy(self, job, reason):
         restarts.append(job.key)
         real_init(self, job, reason)
 
-    monkeypatch.setattr(engine._Restart, "__init__", spy)
+    monkeypatch.setattr(batch.Restart, "__init__", spy)
     # WHEN both load in one batch
     results = load_staging_bytes(
         conn, settings.config, [good, broken], quarantine=q, settings=settings

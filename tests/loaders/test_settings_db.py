@@ -8,7 +8,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from contract import settings as names
+from contract import names
 from contract.config import parse_config
 from loaders.db import connect, credentials
 from loaders.engine import load_staging_bytes

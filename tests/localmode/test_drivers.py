@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from contract import layout
 from localmode import resources
 from localmode.aws import Clients
 from localmode.drivers import firehose, scheduler, stream_to_kinesis
@@ -342,8 +343,8 @@ def test_firehose_buffers_until_the_interval_or_the_size_is_reached(
 )
 def test_prefix_expansion_matches_firehose_rules(moment: datetime, table: str) -> None:
     # GIVEN the stack's data and error prefixes
-    data = firehose.DATA_PREFIX.format(staging="staging")
-    errors = firehose.ERROR_PREFIX.format(errors="errors")
+    data = layout.firehose_data_prefix("staging")
+    errors = layout.firehose_error_prefix("errors")
 
     # WHEN they are expanded for a record arriving at `moment`
     got_data = firehose.expand_prefix(data, timestamp=moment, partition_keys={"table": table})
@@ -364,7 +365,7 @@ def test_prefix_expansion_refuses_what_firehose_refuses() -> None:
             firehose.expand_prefix(bad, timestamp=moment, partition_keys={"t": "a"})
     with pytest.raises(ValueError):
         firehose.expand_prefix(
-            firehose.DATA_PREFIX.format(staging="s"), timestamp=moment, partition_keys={}
+            layout.firehose_data_prefix("s"), timestamp=moment, partition_keys={}
         )
 
 

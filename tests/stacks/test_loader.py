@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from contract import settings as env
+from contract import names as env
 from stacks import defaults
 from tests.stacks.conftest import EXISTING_SUBNETS, Synthesized
 from tests.stacks.template_queries import (

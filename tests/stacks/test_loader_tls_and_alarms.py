@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from aws_cdk.assertions import Annotations, Match
 
-from contract import settings as env
+from contract import names as env
 from loaders import handler
 from stacks import bundling, defaults
 from tests.stacks.conftest import Synthesized, cdk_context, synthesize

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from contract import settings as names
+from contract import names
 from stacks import defaults
 from tests.stacks.conftest import Synthesized
 

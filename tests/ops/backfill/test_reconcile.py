@@ -19,7 +19,7 @@ import pytest
 
 from contract import staging, values
 from contract.config import parse_config
-from loaders import db, engine, ledger
+from loaders import db, engine, jobs, ledger
 from loaders.settings import LoaderSettings
 from ops import backfill, verify
 from ops.backfill_store import Store
@@ -108,7 +108,7 @@ class Stream:
 
 def load(aws, conn, keys: list[str]) -> engine.RunReport:
     report = engine.load_keys(conn, aws.s3, settings_for(aws), keys)
-    assert not [r for r in report.results if r.status not in {s.value for s in engine.SETTLED}]
+    assert not [r for r in report.results if r.status not in {s.value for s in jobs.SETTLED}]
     return report
 
 

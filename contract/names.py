@@ -1,8 +1,11 @@
-"""Names shared by the stacks (which set them) and the runtime (which reads them).
+"""Names the stacks and the runtime must agree on: environment variables, outputs, metrics.
 
 Every environment variable the Lambda functions and the CLI read is named here
 once. Stacks import these constants to set them; ``transforms`` and
-``loaders`` import them to read them at start.
+``loaders`` import them to read them at start. The CloudFormation outputs are
+how the operator tools find a deployed pipeline, and the metric names are what
+the loader emits and the stack's alarms watch. (The settings themselves, with
+their defaults and bounds, are ``contract.config``.)
 """
 
 # The pipeline configuration (contract.config), as the JSON the stacks validated.
@@ -44,3 +47,15 @@ OUTPUT_WORK_QUEUE_URL = "WorkQueueUrl"
 OUTPUT_DEAD_LETTER_QUEUE_URL = "DeadLetterQueueUrl"
 OUTPUT_DB_SECRET = "DatabaseSecretArn"
 OUTPUT_CONFIG = "PipelineConfig"
+
+# The loader's CloudWatch metrics: one Embedded Metric Format document per run
+# (loaders/handler.py), namespace ENV_METRICS_NAMESPACE (default below), one
+# dimension, the function's name. The stack's alarms and dashboard read the same names.
+METRICS_NAMESPACE = "ddbload"
+METRIC_DIMENSION = "Function"
+METRIC_FILES_LOADED = "FilesLoaded"
+METRIC_FILES_FAILED = "FilesFailed"
+METRIC_FILES_QUARANTINED = "FilesQuarantined"
+METRIC_FILES_PENDING = "FilesPending"
+METRIC_ROWS_QUARANTINED = "RowsQuarantined"
+METRIC_RUN_FAILED = "RunFailed"
