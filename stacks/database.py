@@ -4,7 +4,12 @@ Last hop of the flow. A new instance lives in its own VPC with isolated subnets 
 internet route) and VPC endpoints for what the loader and the secret rotation call:
 S3, SQS and Secrets Manager. Its parameter group enables ``local_infile`` (the loader
 uses LOAD DATA LOCAL INFILE) and requires TLS. Its credentials are a generated secret
-in the RDS shape (host, port, username, password, dbname) with scheduled rotation.
+in the RDS shape (host, port, username, password, dbname) with scheduled rotation;
+that admin account is used only by the deploy-time setup of the loader's own user
+(``stacks/loader_user.py``), whose secret is the one the loader reads (``secret``).
+With deletion protection on, stack deletion keeps the instance and everything it
+stands on (VPC, subnets, route tables, subnet and parameter groups, its security
+group and admin secret), so ``make destroy`` succeeds and the data stays.
 
 An existing server is given by ``database.existing``: endpoint, port, secret ARN,
 VPC, its security group and the subnets the loader should run in. The stack adds one
@@ -13,7 +18,7 @@ ingress rule to that security group, from the loader's own group, on the port.
 
 from __future__ import annotations
 
-from aws_cdk import Annotations, Duration, Fn, RemovalPolicy
+from aws_cdk import Annotations, CfnDeletionPolicy, CfnResource, Duration, Fn, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -22,7 +27,8 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from contract.config import DatabaseConfig
-from stacks import defaults
+from stacks import bundling, defaults
+from stacks.loader_user import LoaderDatabaseUser
 from stacks.nag import acknowledge
 
 # RDS *instance* parameter groups for MariaDB take booleans as "0"/"1"; "ON"/"OFF" is the
@@ -32,12 +38,14 @@ ADMIN_USER = "ddbload_admin"
 
 
 class Database(Construct):
-    """Public: ``vpc``, ``subnets``, ``secret``, ``connections``, ``endpoint``, ``port``."""
+    """Public: ``vpc``, ``subnets``, ``secret`` (the loader's), ``connections``, ``endpoint``,
+    ``port``; for a new instance also ``instance``, ``admin_secret``, ``loader_user``."""
 
     def __init__(self, scope: Construct, id: str, *, config: DatabaseConfig) -> None:
         super().__init__(scope, id)
         self.instance: rds.DatabaseInstance | None = None
         self.parameter_group: rds.ParameterGroup | None = None
+        self.loader_user: LoaderDatabaseUser | None = None
         if config.existing is not None:
             self._existing(config.existing)
         else:
@@ -125,7 +133,21 @@ class Database(Construct):
             vpc_subnets=self.subnets,
         )
         assert self.instance.secret is not None  # from_generated_secret always makes one
-        self.secret: secretsmanager.ISecret = self.instance.secret
+        self.admin_secret: secretsmanager.ISecret = self.instance.secret
+        self.loader_user = LoaderDatabaseUser(
+            self,
+            "LoaderUser",
+            instance=self.instance,
+            admin_secret=self.admin_secret,
+            database=config.name,
+            vpc=self.vpc,
+            subnets=self.subnets,
+            secrets_endpoint=secrets_endpoint,
+            ca_bundle=bundling.rds_ca_bundle(),
+        )
+        self.secret: secretsmanager.ISecret = self.loader_user.secret
+        if config.deletion_protection:
+            self._keep_on_stack_delete()
         self.connections = self.instance.connections
         self.endpoint = self.instance.db_instance_endpoint_address
         self.port = defaults.DB_PORT
@@ -143,6 +165,43 @@ class Database(Construct):
                 "Deletion protection was turned off in the ddbload configuration "
                 "(database.deletion_protection: false), e.g. for a test deployment.",
             )
+
+    def _keep_on_stack_delete(self) -> None:
+        """Retain the instance and what it references, so deleting the stack leaves a
+        working database (deletion protection would otherwise fail the whole delete)."""
+        assert self.instance is not None and self.parameter_group is not None
+        kept_in_vpc = {
+            "AWS::EC2::VPC",
+            "AWS::EC2::Subnet",
+            "AWS::EC2::RouteTable",
+            "AWS::EC2::SubnetRouteTableAssociation",
+        }
+        kept = [
+            c
+            for c in self.vpc.node.find_all()
+            if isinstance(c, CfnResource) and c.cfn_resource_type in kept_in_vpc
+        ]
+        # The instance's own children: itself, its subnet group, security group and admin
+        # secret (with its attachment); not the rotation, which goes with the stack.
+        rotations = [c for c in self.instance.node.children if "Rotation" in c.node.id]
+        for child in self.instance.node.find_all():
+            if any(child.node.path.startswith(r.node.path) for r in rotations):
+                continue
+            if isinstance(child, CfnResource) and child.cfn_resource_type in {
+                "AWS::RDS::DBInstance",
+                "AWS::RDS::DBSubnetGroup",
+                "AWS::EC2::SecurityGroup",
+                "AWS::SecretsManager::Secret",
+                "AWS::SecretsManager::SecretTargetAttachment",
+            }:
+                kept.append(child)
+        kept.append(self.parameter_group.node.default_child)  # type: ignore[arg-type]
+        for resource in kept:
+            resource.apply_removal_policy(RemovalPolicy.RETAIN)
+        # A replacement (not a delete) of the instance still leaves a final snapshot.
+        instance = self.instance.node.default_child
+        assert isinstance(instance, CfnResource)
+        instance.cfn_options.update_replace_policy = CfnDeletionPolicy.SNAPSHOT
 
     def _existing(self, existing: dict) -> None:
         subnet_ids = list(existing["subnet_ids"])

@@ -17,8 +17,32 @@ def loader_params(database: str) -> dict:
 
 
 @pytest.fixture
-def conn(database: str) -> Iterator[LoaderConnection]:
-    c = open_connection(loader_params(database))
+def loader_account(database: str) -> Iterator[dict]:
+    """Connection parameters of a fresh user holding only the loader's grants
+    (contract.grants) on the test database, as the deployed loader's user does."""
+    import uuid
+
+    import pymysql
+
+    from contract import grants
+
+    user, password = f"ddbt_{uuid.uuid4().hex[:12]}", uuid.uuid4().hex
+    root = pymysql.connect(**mariadb_params())
+    try:
+        with root.cursor() as cur:
+            # No placeholder: the account's '%' host would read as one; the password is hex.
+            cur.execute(f"CREATE USER {grants.account(user)} IDENTIFIED BY '{password}'")
+            cur.execute(grants.grant_statement(user, database))
+        yield {**loader_params(database), "user": user, "password": password}
+    finally:
+        with root.cursor() as cur:
+            cur.execute(f"DROP USER IF EXISTS {grants.account(user)}")
+        root.close()
+
+
+@pytest.fixture
+def conn(loader_account: dict) -> Iterator[LoaderConnection]:
+    c = open_connection(loader_account)
     yield c
     c.close()
 

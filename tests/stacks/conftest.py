@@ -64,6 +64,8 @@ def cdk_context(ddbload: dict[str, Any] | None = None, **extra: Any) -> dict[str
         context[deploy_options.CONTEXT_CONFIG] = ddbload
     # The CDK CLI sets this; asset paths in the template let tests find the bundles.
     context["aws:cdk:enable-asset-metadata"] = True
+    # Construct paths in the template name resources in the checkov report (as the CLI does).
+    context["aws:cdk:enable-path-metadata"] = True
     context.update(extra)
     return context
 

@@ -86,3 +86,36 @@ def test_transform_has_no_s3_access(default_pipeline: Synthesized) -> None:
     )
     managed = str(role_resource["Properties"].get("ManagedPolicyArns", []))
     assert "S3" not in managed
+
+
+def test_firehose_writes_only_its_own_prefixes(default_pipeline: Synthesized) -> None:
+    # GIVEN the role Firehose assumes for the S3 destination
+    from tests.stacks.template_queries import joined
+
+    _, stream = default_pipeline.only("AWS::KinesisFirehose::DeliveryStream")
+    role = stream["Properties"]["ExtendedS3DestinationConfiguration"]["RoleARN"]["Fn::GetAtt"][0]
+    statements = role_statements(default_pipeline.template, role)
+    settings = default_pipeline.config.settings
+    bucket_id = default_pipeline.logical_id(default_pipeline.stack.staging.bucket)
+    # WHEN listing its S3 actions with their resources
+    s3 = sorted(
+        (action, joined(resource))
+        for action, resources in actions_of(statements, "s3:")
+        for resource in (resources if isinstance(resources, list) else [resources])
+    )
+    # THEN it writes (and aborts uploads) below the staging and error prefixes, and may
+    # only locate the bucket and list its unfinished uploads: no read, no delete
+    own = [f"<{bucket_id}.Arn>/{settings[p]}/*" for p in ("error_prefix", "staging_prefix")]
+    assert s3 == sorted(
+        [(action, arn) for action in ("s3:AbortMultipartUpload", "s3:PutObject") for arn in own]
+        + [
+            ("s3:GetBucketLocation", f"<{bucket_id}.Arn>"),
+            ("s3:ListBucketMultipartUploads", f"<{bucket_id}.Arn>"),
+        ]
+    )
+    # AND it can still run the transform and log
+    assert {a for a, _ in actions_of(statements, "lambda:")} == {
+        "lambda:InvokeFunction",
+        "lambda:GetFunctionConfiguration",
+    }
+    assert {a for a, _ in actions_of(statements, "logs:")} >= {"logs:PutLogEvents"}

@@ -1,0 +1,1 @@
+"""Deploy-time setup run by CloudFormation custom resources (not part of the data flow)."""
