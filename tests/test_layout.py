@@ -51,3 +51,10 @@ def test_the_checker_sees_imports_inside_functions(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text("def f():\n    from ops import reload\n    import rich.table\n")
     assert imported_packages(module) == {"ops", "rich"}
+
+
+def test_the_loader_bundle_ships_only_the_runtime_and_the_contract() -> None:
+    from stacks import defaults
+
+    # The loader Lambda's asset holds these packages (plus its wheels), nothing of the tool.
+    assert set(defaults.LOADER_PACKAGES) == {"loaders", "contract"}
