@@ -32,7 +32,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pyarrow as pa
 import pymysql
@@ -41,10 +40,10 @@ from bench import baselines, measure
 from bench.measure import PeakMemory, Spread, StatementTimes, TableState
 from bench.results import Results
 from bench.workload import Change, Workload, generate, replay
-from contract import names
 from contract.config import PipelineConfig, parse_config
 from loaders.db import open_connection
 from loaders.engine import load_staging_bytes
+from loaders.settings import mariadb_server
 from loaders.sql import Target, tombstone_name
 from loaders.target import prepare_target
 
@@ -93,14 +92,9 @@ class Outcome:
 
 
 def server_params() -> dict:
-    """Connection parameters of the benchmark server (``MARIADB_URL`` or root@127.0.0.1)."""
-    url = urlparse(os.environ.get(names.ENV_MARIADB_URL, "mysql://root@127.0.0.1:3306"))
-    return {
-        "host": url.hostname or "127.0.0.1",
-        "port": url.port or 3306,
-        "user": url.username or "root",
-        "password": url.password or "",
-    }
+    """Connection parameters of the benchmark server (``MARIADB_URL`` or root@127.0.0.1;
+    the benchmark's databases are its own, never the URL's)."""
+    return mariadb_server().connect_kwargs()
 
 
 def _state(params: dict, table: str, key_column: str, item_column: str) -> TableState:

@@ -1,7 +1,9 @@
 """The loader's one MariaDB connection: credentials, session settings, and a safe LOAD DATA LOCAL.
 
 Credentials come from the Secrets Manager secret (RDS shape: host, port,
-username, password, dbname); ``MARIADB_URL`` overrides it for local runs.
+username, password, dbname), in local mode too. A run without a secret (tests,
+benchmarks) takes ``MARIADB_URL``: server, user, password and TLS from the URL,
+the database from the pipeline config, never from the URL.
 
 TLS (``tls_policy``): ``verify`` checks the server certificate against a CA bundle
 and the host name; ``required`` encrypts without checking (and logs a warning);
@@ -26,7 +28,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 import pymysql
 from pymysql.connections import MySQLResult
@@ -35,7 +36,13 @@ from pymysql.protocol import LoadLocalPacketWrapper
 
 from contract import names
 from loaders.errors import is_tls_unavailable
-from loaders.settings import TLS_MODES, LoaderSettings, SettingsError
+from loaders.settings import (
+    TLS_MODES,
+    LoaderSettings,
+    MariaDBServer,
+    SettingsError,
+    mariadb_server,
+)
 
 log = logging.getLogger(__name__)
 
@@ -229,21 +236,22 @@ class LoaderConnection(pymysql.connections.Connection):
         return self._result.warning_count if self._result else 0
 
 
+def _url_server(settings: LoaderSettings) -> MariaDBServer | None:
+    """The ``MARIADB_URL`` server of a run without a secret, else None."""
+    if settings.db_secret or not settings.mariadb_url:
+        return None
+    return mariadb_server(settings.mariadb_url)
+
+
 def credentials(settings: LoaderSettings, secrets_client: Any = None) -> dict[str, Any]:
-    """Connection keywords from ``MARIADB_URL`` or the Secrets Manager secret."""
-    if settings.mariadb_url:
-        url = urlparse(settings.mariadb_url)
-        if url.scheme not in ("mysql", "mariadb") or not url.hostname:
-            raise SettingsError(
-                "MARIADB_URL must look like mysql://user:password@host:port/database."
-            )
-        return {
-            "host": url.hostname,
-            "port": url.port or 3306,
-            "user": unquote(url.username or "root"),
-            "password": unquote(url.password or ""),
-            "database": url.path.lstrip("/") or settings.config.database.name,
-        }
+    """Connection keywords from the Secrets Manager secret, else from ``MARIADB_URL``.
+
+    The secret wins: a ``MARIADB_URL`` in the environment never redirects a loader
+    that has one. From the URL, the database is the config's ``database.name``.
+    """
+    server = _url_server(settings)
+    if server is not None:
+        return {**server.connect_kwargs(), "database": settings.config.database.name}
     if not settings.db_secret:
         raise SettingsError("no database secret configured (DDBLOAD_DB_SECRET).")
     if secrets_client is None:
@@ -321,8 +329,12 @@ def open_connection(
 
 def connect(settings: LoaderSettings, secrets_client: Any = None) -> LoaderConnection:
     """The run's one connection (credentials from the secret, or ``MARIADB_URL``), with the
-    TLS policy of the settings."""
+    TLS policy of the settings (or of the URL, where it says one)."""
     params = credentials(settings, secrets_client)
-    tls = tls_policy(params["host"], settings.db_tls, settings.db_ca_bundle)
+    mode, bundle = settings.db_tls, settings.db_ca_bundle
+    server = _url_server(settings)
+    if server is not None:
+        mode, bundle = server.tls or mode, server.ca_bundle or bundle
+    tls = tls_policy(params["host"], mode, bundle)
     run_seconds = int(settings.config.settings["loader_timeout_seconds"])
     return open_connection(params, tls=tls, run_seconds=run_seconds)

@@ -3,13 +3,19 @@
 ``LoaderSettings.from_env()`` is the Lambda path; tests, the CLI and local mode
 build ``LoaderSettings(...)`` with keywords. Env names come from
 ``contract.names``; a missing or bad one fails with one sentence naming it.
+``mariadb_server`` reads ``MARIADB_URL`` for every part (loader, local mode, CLI,
+tests, benchmarks) under one rule: the URL gives the server, the user, the password
+and TLS, never the database.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from contract import names
 from contract.config import ConfigError, PipelineConfig, from_json
@@ -77,6 +83,8 @@ class LoaderSettings:
                 f"{names.ENV_DB_SECRET} is not set; it names the Secrets Manager secret "
                 f"with the MariaDB credentials (or set {names.ENV_MARIADB_URL} for local runs)."
             )
+        if mariadb_url and not secret:
+            mariadb_server(mariadb_url)  # a bad URL fails here, at start, not at connect
         prefixes: dict[str, str] = {}
         for env_name, key in (
             (names.ENV_STAGING_PREFIX, "staging_prefix"),
@@ -105,3 +113,79 @@ class LoaderSettings:
             error_prefix=prefixes["error_prefix"],
             quarantine_prefix=prefixes["quarantine_prefix"],
         )
+
+
+log = logging.getLogger(__name__)
+
+# Where MariaDB is when MARIADB_URL is unset: this machine, as root without a password.
+DEFAULT_MARIADB_URL = "mysql://root@127.0.0.1:3306"
+URL_FORM = "mysql://user:password@host:port[?tls=verify|required|off&ca=/path/to/ca.pem]"
+# Databases named in a URL path already reported, so a notice is one line per process.
+_noticed: set[str] = set()
+
+
+@dataclass(frozen=True)
+class MariaDBServer:
+    """What ``MARIADB_URL`` gives: the server, the user, the password and TLS.
+
+    Never the database: that is the pipeline config's ``database.name``, or a command's
+    ``--database``, in every part alike. A path in the URL is ignored, with a notice.
+    """
+
+    host: str
+    port: int
+    user: str
+    password: str
+    # One of TLS_MODES, and the CA bundle for ``verify``; None: decided by the host
+    # (``loaders.db.tls_policy``: off on loopback, else verified or required).
+    tls: str | None = None
+    ca_bundle: str | None = None
+
+    def connect_kwargs(self) -> dict[str, Any]:
+        """PyMySQL keywords for the server and the account (no database, no TLS)."""
+        return {"host": self.host, "port": self.port, "user": self.user, "password": self.password}
+
+
+def mariadb_server(url: str | None = None, env: Mapping[str, str] | None = None) -> MariaDBServer:
+    """The server ``url`` names (default: ``MARIADB_URL``, else root@127.0.0.1:3306).
+
+    User and password are percent-decoded. Raises ``SettingsError`` with one sentence
+    (never echoing the password) when the URL is not of the form ``URL_FORM``.
+    """
+    env = os.environ if env is None else env
+    parts = urlsplit(url or env.get(names.ENV_MARIADB_URL) or DEFAULT_MARIADB_URL)
+    try:
+        port = parts.port or 3306
+    except ValueError:
+        port = 0
+    if parts.scheme not in ("mysql", "mariadb") or not parts.hostname or not port:
+        raise SettingsError(f"{names.ENV_MARIADB_URL} must look like {URL_FORM}.")
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    unknown = sorted(set(query) - {"tls", "ca"})
+    if unknown:
+        raise SettingsError(
+            f"{names.ENV_MARIADB_URL} has unknown parameter {', '.join(unknown)}; "
+            "it takes tls and ca."
+        )
+    tls = query.get("tls", "").strip().lower() or None
+    if tls is not None and tls not in TLS_MODES:
+        raise SettingsError(
+            f"{names.ENV_MARIADB_URL} has tls={query['tls']}; use one of {', '.join(TLS_MODES)}."
+        )
+    database = unquote(parts.path.strip("/"))
+    if database and database not in _noticed:
+        _noticed.add(database)
+        log.warning(
+            "%s names database %r: ignored; the database is the pipeline config's "
+            "database.name or --database.",
+            names.ENV_MARIADB_URL,
+            database,
+        )
+    return MariaDBServer(
+        host=parts.hostname,
+        port=port,
+        user=unquote(parts.username or "root"),
+        password=unquote(parts.password or ""),
+        tls=tls,
+        ca_bundle=query.get("ca") or None,
+    )

@@ -99,7 +99,11 @@ def ensure_stack(
             and (wanted is None or found.config_json == wanted)
             and (database is None or found.database == database)
         ):
-            return found
+            if resources.follows_mariadb_url(found):
+                return found
+            # MARIADB_URL names another server (or account, or TLS) than when the stack was
+            # made: point the same stack and database at it.
+            config, database = found.config, found.database
     fresh = not status.running
     if fresh:
         status = server.up(state_path)
@@ -117,14 +121,7 @@ def ensure_database(res: LocalResources) -> None:
     """Create the MariaDB database the secret names, if it is missing."""
     if not IDENTIFIER.fullmatch(res.database):
         raise server.LocalModeError(f"{res.database!r} is not a valid MariaDB database name.")
-    secret = resources.mariadb_credentials(database=res.database)
-    conn = pymysql.connect(
-        host=secret["host"],
-        port=secret["port"],
-        user=secret["username"],
-        password=secret["password"],
-        autocommit=True,
-    )
+    conn = _open(res, with_database=False)
     try:
         with conn.cursor() as cur:
             cur.execute(
@@ -155,19 +152,29 @@ def _empty_pipeline_tables(res: LocalResources) -> None:
 
 def connect(res: LocalResources) -> Any:
     """A connection to the stack's database with the credentials from its secret."""
+    return _open(res, with_database=True)
+
+
+def _open(res: LocalResources, *, with_database: bool) -> Any:
+    """A connection as the loader makes it: the secret's server and account (built from
+    ``MARIADB_URL``), the stack's TLS setting, and the secret's database if asked."""
     import json
+
+    from loaders.db import tls_policy
 
     aws = Clients(res.endpoint)
     secret = json.loads(
         aws.secretsmanager.get_secret_value(SecretId=res.db_secret_arn)["SecretString"]
     )
+    tls = tls_policy(secret["host"], res.db_tls, res.db_ca_bundle)
     return pymysql.connect(
         host=secret["host"],
         port=int(secret["port"]),
         user=secret["username"],
         password=secret["password"],
-        database=secret["dbname"],
+        database=secret["dbname"] if with_database else None,
         autocommit=True,
+        **tls.connect_kwargs(),
     )
 
 

@@ -34,5 +34,7 @@ def from_local(state_path: str | None = None) -> Pipeline:
         dead_letter_queue_url=res.dead_letter_queue_url,
         region=res.region,
         local=True,
+        db_tls=res.db_tls,
+        db_ca_bundle=res.db_ca_bundle,
         make_client=partial(aws.client, endpoint=endpoint),
     )

@@ -6,8 +6,10 @@ stream driver can stand in for the Kinesis destination), the Kinesis change
 stream, the S3 staging bucket with an ObjectCreated notification on the
 staging prefix to the SQS work queue (moto delivers it), the work queue and its
 dead-letter queue, and a Secrets Manager secret holding the MariaDB credentials
-in the RDS secret shape. ``lambda_environment`` is what the deployed stack
-would put in the Lambda functions' environment.
+in the RDS secret shape: server, user and password from ``MARIADB_URL`` (else
+root@127.0.0.1:3306), the database from the config or ``--database``, never from
+the URL. ``lambda_environment`` is what the deployed stack would put in the
+Lambda functions' environment (with the URL's TLS setting).
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 from botocore.exceptions import ClientError
 
 from contract import names as env_names
 from contract.config import PipelineConfig, load_cdk_json, parse_config
+from loaders.settings import MariaDBServer, mariadb_server
 from localmode import state
 from localmode.aws import ACCOUNT_ID, FAKE_CREDENTIALS, REGION, Clients
 
@@ -40,7 +42,6 @@ SCHEDULE = "ddbload-local-loader-schedule"
 # Demo tables expire items through this attribute (moto never expires them;
 # the stream driver marks a delete as TTL when asked, see stream_to_kinesis).
 TTL_ATTRIBUTE = "expires_at"
-DEFAULT_MARIADB_URL = "mysql://root@127.0.0.1:3306/"
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,10 @@ class LocalResources:
     dead_letter_queue_url: str
     db_secret_arn: str
     database: str
+    # TLS to MariaDB from MARIADB_URL (None: by the host), given to the loader as the
+    # stack gives it DDBLOAD_DB_TLS / DDBLOAD_DB_CA_BUNDLE.
+    db_tls: str | None = None
+    db_ca_bundle: str | None = None
     region: str = REGION
     delivery_stream_arn: str = (
         f"arn:aws:firehose:{REGION}:{ACCOUNT_ID}:deliverystream/{DELIVERY_STREAM}"
@@ -79,17 +84,35 @@ class LocalResources:
         return asdict(self)
 
 
-def mariadb_credentials(url: str | None = None, database: str = "ddbload") -> dict[str, Any]:
-    """RDS-shaped secret value from ``MARIADB_URL`` (or root@127.0.0.1:3306)."""
-    parsed = urlparse(url or os.environ.get(env_names.ENV_MARIADB_URL) or DEFAULT_MARIADB_URL)
+def mariadb_credentials(
+    url: str | None = None, database: str = "ddbload", *, server: MariaDBServer | None = None
+) -> dict[str, Any]:
+    """RDS-shaped secret value: server, user and password from ``MARIADB_URL`` (or
+    root@127.0.0.1:3306), the database given (the config's or ``--database``), never
+    the URL's."""
+    server = server or mariadb_server(url)
     return {
         "engine": "mariadb",
-        "host": parsed.hostname or "127.0.0.1",
-        "port": parsed.port or 3306,
-        "username": unquote(parsed.username or "root"),
-        "password": unquote(parsed.password or ""),
+        "host": server.host,
+        "port": server.port,
+        "username": server.user,
+        "password": server.password,
         "dbname": database,
     }
+
+
+def follows_mariadb_url(res: LocalResources, url: str | None = None) -> bool:
+    """Whether the stack's secret and TLS are those ``MARIADB_URL`` (or ``url``) gives now."""
+    server = mariadb_server(url)
+    aws = Clients(res.endpoint)
+    try:
+        current = json.loads(
+            aws.secretsmanager.get_secret_value(SecretId=res.db_secret_arn)["SecretString"]
+        )
+    except ClientError:
+        return False
+    wanted = mariadb_credentials(database=res.database, server=server)
+    return current == wanted and (res.db_tls, res.db_ca_bundle) == (server.tls, server.ca_bundle)
 
 
 def _key_schema(config: PipelineConfig, table: str) -> tuple[list[dict], list[dict]]:
@@ -209,7 +232,10 @@ def create(
     _drain_test_event(aws, work_url)
 
     dbname = database or config.database.name
-    secret_arn = _ensure_secret(aws, SECRET_NAME + suffix, mariadb_credentials(mariadb_url, dbname))
+    server = mariadb_server(mariadb_url)
+    secret_arn = _ensure_secret(
+        aws, SECRET_NAME + suffix, mariadb_credentials(database=dbname, server=server)
+    )
     resources = LocalResources(
         endpoint=endpoint,
         config_json=config.to_json(),
@@ -224,6 +250,8 @@ def create(
         dead_letter_queue_url=dlq_url,
         db_secret_arn=secret_arn,
         database=dbname,
+        db_tls=server.tls,
+        db_ca_bundle=server.ca_bundle,
     )
     state.write(state.state_dir(state_path), state.RESOURCES_FILE, resources.to_dict())
     return resources
@@ -266,6 +294,9 @@ def lambda_environment(resources: LocalResources) -> dict[str, str]:
         env_names.ENV_ERROR_PREFIX: resources.error_prefix,
         env_names.ENV_QUARANTINE_PREFIX: resources.quarantine_prefix,
         env_names.ENV_DB_SECRET: resources.db_secret_arn,
+        # Set even when empty: the loader must not pick up the operator's shell settings.
+        env_names.ENV_DB_TLS: resources.db_tls or "",
+        env_names.ENV_DB_CA_BUNDLE: resources.db_ca_bundle or "",
         env_names.ENV_WORK_QUEUE_URL: resources.work_queue_url,
         env_names.ENV_AWS_ENDPOINT: resources.endpoint,
         "AWS_REGION": resources.region,

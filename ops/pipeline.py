@@ -53,6 +53,9 @@ class Pipeline:
     region: str | None = None
     # Local: the loader engine runs in this process instead of the deployed function.
     local: bool = False
+    # TLS to MariaDB as the loader is told (DDBLOAD_DB_TLS / _CA_BUNDLE); None: by the host.
+    db_tls: str | None = None
+    db_ca_bundle: str | None = None
     # Makes the client of a service; None: boto3's default session for ``region``.
     make_client: Callable[[str], Any] | None = field(default=None, compare=False, repr=False)
     _clients: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -78,6 +81,8 @@ class Pipeline:
             quarantine_prefix=self.quarantine_prefix.strip("/"),
             db_secret=self.db_secret,
             work_queue_url=self.work_queue_url,
+            db_tls=self.db_tls,
+            db_ca_bundle=self.db_ca_bundle,
         )
 
     def connect(self) -> Any:
@@ -95,7 +100,9 @@ class Pipeline:
                     "pipeline."
                 ) from None
             raise
-        return db.open_connection(params)
+        return db.open_connection(
+            params, tls=db.tls_policy(params["host"], self.db_tls, self.db_ca_bundle)
+        )
 
     def ledger_connection(self) -> Any:
         """A connection for reading the ledger, or None where the database is out of reach.

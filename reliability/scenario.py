@@ -16,13 +16,15 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from moto.server import ThreadedMotoServer
 
 from contract.config import PipelineConfig, parse_config
+from loaders.settings import mariadb_server
 from localmode import resources
 from localmode.aws import FAKE_CREDENTIALS, Clients
 from localmode.drivers.firehose import DeliveryStats, FirehoseDriver
@@ -52,8 +54,13 @@ def pipeline_config() -> PipelineConfig:
     return parse_config(CONFIG)
 
 
-def mariadb_url(port: int, database: str, host: str = "127.0.0.1", user: str = "root") -> str:
-    return f"mysql://{user}@{host}:{port}/{database}"
+def mariadb_url(port: int, database: str, host: str = "127.0.0.1") -> str:
+    """Where a test's loader loads, in one string: the server at ``host:port`` with the
+    account of ``MARIADB_URL``, and the test's private database in the path, which
+    ``Scenario.environment`` moves into the loader's config."""
+    account = mariadb_server()
+    user, password = quote(account.user, safe=""), quote(account.password, safe="")
+    return f"mysql://{user}:{password}@{host}:{port}/{database}"
 
 
 @dataclass
@@ -99,8 +106,19 @@ class Scenario:
         self.aws.s3.put_object(Bucket=self.res.bucket, Key=key, Body=body)
 
     def environment(self, url: str, *, work_queue: bool = False) -> dict[str, str]:
-        """The loader Lambda's environment, with MariaDB at ``url`` (no queue unless asked)."""
+        """The loader Lambda's environment, with MariaDB at ``url`` (no queue unless asked).
+
+        ``url`` (``mariadb_url``) replaces the stack's secret: its server goes in
+        MARIADB_URL and its database in the config, the only place the loader takes a
+        database from. An empty ``url`` keeps the secret.
+        """
         env = resources.lambda_environment(self.res)
+        if url:
+            parts = urlsplit(url)
+            database = replace(self.config.database, name=unquote(parts.path.strip("/")))
+            env["DDBLOAD_CONFIG"] = replace(self.config, database=database).to_json()
+            env["DDBLOAD_DB_SECRET"] = ""
+            url = urlunsplit(parts._replace(path=""))
         env["MARIADB_URL"] = url
         if not work_queue:
             env.pop("DDBLOAD_WORK_QUEUE_URL", None)

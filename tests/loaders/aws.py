@@ -12,6 +12,7 @@ import boto3
 from contract import names
 from contract.config import PipelineConfig, parse_config
 from loaders.settings import LoaderSettings
+from tests.conftest import for_database, split_database
 
 
 @dataclass
@@ -22,22 +23,29 @@ class Pipeline:
     queue_url: str
     config: PipelineConfig
 
+    def target(self, mariadb_url: str) -> tuple[str, PipelineConfig]:
+        """The loader's URL and config for ``mysql://.../<the test's database>``."""
+        server_url, database = split_database(mariadb_url)
+        return server_url, for_database(self.config, database)
+
     def settings(self, mariadb_url: str, **overrides: Any) -> LoaderSettings:
+        server_url, config = self.target(mariadb_url)
         return LoaderSettings(
-            config=self.config,
+            config=config,
             bucket=self.bucket,
             work_queue_url=self.queue_url,
-            mariadb_url=mariadb_url,
+            mariadb_url=server_url,
             backoff_seconds=overrides.pop("backoff_seconds", 0.01),
             **overrides,
         )
 
     def env(self, mariadb_url: str) -> dict[str, str]:
+        server_url, config = self.target(mariadb_url)
         return {
-            names.ENV_CONFIG: self.config.to_json(),
+            names.ENV_CONFIG: config.to_json(),
             names.ENV_BUCKET: self.bucket,
             names.ENV_WORK_QUEUE_URL: self.queue_url,
-            names.ENV_MARIADB_URL: mariadb_url,
+            names.ENV_MARIADB_URL: server_url,
         }
 
     def put(self, key: str, data: bytes) -> None:

@@ -89,8 +89,9 @@ def test_process_killed_between_commit_and_acknowledge(moto_endpoint, database, 
         pipe.put(key, gz([change("crash", {"pk": {"S": f"k{i}"}}, {"n": {"N": "1"}}, 1)]))
     p = mariadb_params(database)
     url = f"mysql://{p['user']}:{p['password']}@{p['host']}:{p['port']}/{database}"
-    args = {"config": pipe.config.to_json(), "bucket": pipe.bucket, "queue_url": pipe.queue_url,
-            "mariadb_url": url, "endpoint": moto_endpoint}  # fmt: skip
+    server_url, config = pipe.target(url)
+    args = {"config": config.to_json(), "bucket": pipe.bucket, "queue_url": pipe.queue_url,
+            "mariadb_url": server_url, "endpoint": moto_endpoint}  # fmt: skip
     # WHEN the process is SIGKILLed between COMMIT and the SQS acknowledgement
     proc = subprocess.run(
         [sys.executable, "-m", "tests.loaders.crash_after_commit", json.dumps(args)],

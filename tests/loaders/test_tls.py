@@ -119,7 +119,8 @@ class TlsServer:
     other_ca: Path  # a CA that did not
 
     def url(self, host: str = "127.0.0.1") -> str:
-        return f"mysql://root@{host}:{self.port}/{DATABASE}"
+        # No database in the URL: the loader takes the config's (DATABASE, the default).
+        return f"mysql://root@{host}:{self.port}"
 
     def settings(self, tls: str | None, ca_bundle: Path | None, host: str = "127.0.0.1"):
         return LoaderSettings(

@@ -15,7 +15,7 @@ from loaders.settings import LoaderSettings
 from reliability.checks import measure
 from reliability.fault_proxy import FaultProxy
 from reliability.scenario import mariadb_url, tick
-from tests.conftest import mariadb_params
+from tests.conftest import for_database, mariadb_params
 from tests.reliability.conftest import load_until_settled
 
 pytestmark = pytest.mark.xdist_group("reliability-network")
@@ -95,7 +95,8 @@ def test_loader_session_does_not_outlive_the_loader(shared_scenario, database, r
     """A loader session's wait_timeout, read back from the server."""
     # GIVEN the loader's own connection, opened as a run opens it
     settings = LoaderSettings(
-        config=shared_scenario.config, mariadb_url=mariadb_url(mariadb_params()["port"], database)
+        config=for_database(shared_scenario.config, database),
+        mariadb_url=mariadb_url(mariadb_params()["port"], database),
     )
     conn = connect(settings)
     try:
