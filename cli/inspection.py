@@ -35,7 +35,7 @@ def inspect(
     Load status comes from the ledger: loaded (when, rows applied / stale /
     deleted / quarantined), pending, or failed with the reason. Totals at the end.
 
-    --json prints {"bucket", "prefix", "objects": [{"key", "size",
+    --json prints {"bucket", "prefix", "targets": {table: MariaDB table}, "objects": [{"key", "size",
     "last_modified", "table", "records", "first_change", "last_change",
     "status", "loaded_at", "applied", "stale", "deleted", "quarantined",
     "loads", "reason"}], "totals": {"objects", "bytes", "records", "loaded",
@@ -94,6 +94,8 @@ def _print_listing(listing: inspection.Listing, as_json: bool) -> None:
     t = listing.totals()
     out = render.console()
     out.print(table)
+    for source, target in listing.targets.items():
+        out.print(f"table {source} loads into MariaDB table {target}")
     out.print(
         f"{t['objects']} objects, {render.size(t['bytes'])}, {t['records']} records: "
         + ", ".join(f"{t[s]} {s}" for s in inspection.STATUSES)

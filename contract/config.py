@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -68,9 +69,13 @@ DEFAULTS: dict[str, Any] = {
     "tombstone_retention_hours": 24 * 45,
     "loader_timeout_seconds": 600,
     "loader_reserved_concurrency": None,
+    "freshness_objective_seconds": None,
     "kinesis_stream_mode": "on-demand",
     "kinesis_shards": None,
 }
+# With dynamic partitioning Firehose buffers in stages: a batch may take up to 1.5
+# times the buffer interval (AWS, "Buffer data for dynamic partitioning").
+DYNAMIC_PARTITIONING_FACTOR = 1.5
 # Kinesis capacity, checked together by _stream_capacity. 500 shards is Kinesis's
 # default quota per account in its largest Regions (200 elsewhere).
 STREAM_MODES = ("on-demand", "provisioned")
@@ -133,6 +138,11 @@ class PipelineConfig:
         if not key_types:
             raise ConfigError([f"table {source!r} is not configured and its key is unknown."])
         return default_mapping(source, key_types)
+
+    def target_of(self, source: str) -> str:
+        """The MariaDB table that ``source`` loads into (declared, else the default name)."""
+        mapping = self.tables.get(source)
+        return mapping.target if mapping else target_name(source)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -382,6 +392,9 @@ def _settings(raw: dict[str, Any], problems: list[str]) -> dict[str, Any]:
     lifetime, at most 20 years. loader_timeout_seconds 60-900: Lambda allows 900 at most.
     loader_reserved_concurrency: none by default (Lambda keeps 100 of an account's
     concurrency unreserved, so small accounts refuse any reservation), else 1-1000.
+    freshness_objective_seconds: none by default (derived, ``freshness_objective``), else
+    from the wait a healthy pipeline may impose (``freshness_floor``) up to the staging
+    lifetime (an object pending longer expires unloaded, so the alarm must come first).
     Prefixes: S3 key segments of [A-Za-z0-9_-], at most 100 characters, none inside another.
     """
     limits = {
@@ -396,7 +409,7 @@ def _settings(raw: dict[str, Any], problems: list[str]) -> dict[str, Any]:
         "loader_timeout_seconds": (60, 900),
         "loader_reserved_concurrency": (1, 1000),
     }
-    optional = {"loader_reserved_concurrency"}
+    optional = {"loader_reserved_concurrency", "freshness_objective_seconds"}
     prefix_names = ("staging_prefix", "error_prefix", "quarantine_prefix")
     settings = dict(DEFAULTS)
     for name, default in DEFAULTS.items():
@@ -429,6 +442,15 @@ def _settings(raw: dict[str, Any], problems: list[str]) -> dict[str, Any]:
             continue
         settings[name] = value
     _stream_capacity(raw, settings, problems)
+    objective = settings["freshness_objective_seconds"]
+    if objective is not None:
+        low, high = freshness_floor(settings), 86_400 * settings["staging_expiry_days"]
+        if not low <= objective <= high:
+            problems.append(
+                f"freshness_objective_seconds is {objective}; it must be between {low} (the "
+                "Firehose buffers and one schedule period, which a healthy pipeline may take) "
+                f"and {high} (the staging lifetime: an object pending longer expires unloaded)."
+            )
     prefixes = [settings[p] for p in prefix_names]
     if len(set(prefixes)) != 3:
         problems.append("staging_prefix, error_prefix and quarantine_prefix must differ.")
@@ -448,6 +470,34 @@ def _settings(raw: dict[str, Any], problems: list[str]) -> dict[str, Any]:
             "late could resurrect a deleted row."
         )
     return settings
+
+
+def freshness_floor(settings: dict[str, Any]) -> int:
+    """Seconds a change may wait in a healthy pipeline before a loader run can take it.
+
+    Firehose buffers twice, one after the other: before the transform Lambda
+    (``processor_buffer_seconds``), then per partition before S3
+    (``firehose_buffer_seconds``, up to 1.5 times with dynamic partitioning); the
+    staged object then waits up to one schedule period for the next run.
+    """
+    return (
+        settings["processor_buffer_seconds"]
+        + math.ceil(DYNAMIC_PARTITIONING_FACTOR * settings["firehose_buffer_seconds"])
+        + 60 * settings["schedule_minutes"]
+    )
+
+
+def freshness_objective(settings: dict[str, Any]) -> int:
+    """Freshness (seconds) beyond which the stack alarms and ``ddbload status`` exits 3.
+
+    ``freshness_objective_seconds`` when set; by default ``freshness_floor`` plus
+    ``loader_timeout_seconds`` (the run that takes the change may last its whole
+    timeout before it commits). With the defaults: 60 + 1.5 x 60 + 300 + 600 = 1050 s.
+    """
+    chosen = settings.get("freshness_objective_seconds")
+    if chosen is not None:
+        return int(chosen)
+    return freshness_floor(settings) + settings["loader_timeout_seconds"]
 
 
 def _stream_capacity(raw: dict[str, Any], settings: dict[str, Any], problems: list[str]) -> None:

@@ -68,6 +68,8 @@ class Listing:
     bucket: str
     prefix: str
     objects: list[StagingObject] = field(default_factory=list)
+    # source table -> the MariaDB table it loads into, for the tables listed
+    targets: dict[str, str] = field(default_factory=dict)
 
     def totals(self) -> dict[str, int]:
         by_status: dict[str, int] = {}
@@ -85,6 +87,7 @@ class Listing:
             "bucket": self.bucket,
             "prefix": self.prefix,
             "objects": [o.to_json() for o in self.objects],
+            "targets": self.targets,
             "totals": self.totals(),
         }
 
@@ -236,6 +239,11 @@ def _from_ledger(row: Any) -> dict[str, Any]:
         "reason": row.error,
     }
     if row.status in ("loaded", "quarantined"):
+        if row.version_oldest_us is not None:
+            entry.update(
+                first_change=iso_us(row.version_oldest_us),
+                last_change=iso_us(row.version_newest_us),
+            )
         entry.update(
             records=row.records_read,
             loaded_at=_iso(row.finished_at.replace(tzinfo=UTC)) if row.finished_at else None,
@@ -256,9 +264,10 @@ def inspect_prefix(
     """Every staging object under ``prefix`` with its load status.
 
     ``ledger`` (``ledger_lookup``) says what the loader recorded per object.
-    Objects it does not know are read from S3 to count their records; loaded
-    ones are read for their time span only when the listing is small
-    (``SPAN_READ_LIMIT``), so large prefixes stay fast.
+    Objects it does not know are read from S3 to count their records; the time
+    span of loaded ones comes from their ledger row, and only rows written before
+    the ledger kept change times send the object to be read, when the listing is
+    small (``SPAN_READ_LIMIT``), so large prefixes stay fast.
     """
     full = full_prefix(pipeline, prefix)
     listing = Listing(bucket=pipeline.bucket, prefix=full)
@@ -286,6 +295,8 @@ def inspect_prefix(
             progress(len(page))
     if not listing.objects:
         raise OperatorError(f"Nothing under s3://{pipeline.bucket}/{full}; check the prefix.")
+    tables = sorted({o.table for o in listing.objects if o.table})
+    listing.targets = {t: pipeline.config.target_of(t) for t in tables}
     return listing
 
 
@@ -309,13 +320,16 @@ def _fill(
     for o, _ in page:
         for name, value in known.get(o.key, {}).items():
             setattr(o, name, value)
-        if o.records is None or read_loaded:
+        # The ledger holds the change times of files loaded since it has them; only
+        # older ones (and pending ones) are read for their span.
+        if o.records is None or (read_loaded and o.first_change is None):
             to_read.append(o)
     with ThreadPoolExecutor(_READERS) as pool:
         for o, summary in zip(
             to_read, pool.map(lambda o: _summary(pipeline, o.key), to_read), strict=True
         ):
-            records, o.first_change, o.last_change = summary
+            records, first, last = summary
+            o.first_change, o.last_change = first or o.first_change, last or o.last_change
             if o.records is None:
                 o.records = records
 

@@ -64,6 +64,7 @@ def test_inspect_before_and_after_loading(runner: CliRunner, local_stack, databa
     assert [objects[k]["status"] for k in (first, second)] == ["pending", "pending"]
     assert objects[first]["records"] == 3 and objects[second]["records"] == 2
     assert objects[first]["table"] == "customers"
+    assert before["targets"] == {"customers": "customers"}
     assert objects[first]["first_change"] == "2025-06-15T15:06:40.000+00:00"
     assert objects[second]["last_change"] == "2025-06-15T16:06:40.000+00:00"
     assert before["totals"] == {
@@ -98,6 +99,7 @@ def test_inspect_before_and_after_loading(runner: CliRunner, local_stack, databa
     assert table.exit_code == 0, table.output
     assert "loaded" in table.stdout and "pending" in table.stdout
     assert "2 objects" in table.stdout and "1 loaded" in table.stdout
+    assert "table customers loads into MariaDB table customers" in table.stdout
 
 
 def test_reload_twice_leaves_the_target_unchanged_and_the_ledger_counts_both(

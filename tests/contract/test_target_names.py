@@ -79,3 +79,9 @@ def test_configured_targets_that_collide_are_refused_naming_both_tables():
     [problem] = err.value.problems
     assert "'one'" in problem and "'two'" in problem and "'three'" not in problem
     assert problem.endswith("give one of them a different 'target'.")
+
+
+def test_target_of_names_the_declared_target_else_the_default():
+    config = parse_config({"tables": {"orders": {"partition_key": {"name": "pk"}, "target": "o"}}})
+    assert config.target_of("orders") == "o"
+    assert config.target_of("ev-log.v2") == target_name("ev-log.v2")
