@@ -18,7 +18,13 @@ $(VENV)/.synced: pyproject.toml uv.lock
 	$(UV) sync --frozen --all-extras --quiet
 	@touch $@
 
-venv: $(VENV)/.synced ## create .venv with the locked dependencies (uv.lock)
+# checkov pins boto3 exactly, so it lives in its own locked environment (tools/checkov).
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/.synced: tools/checkov/pyproject.toml tools/checkov/uv.lock $(VENV)/.synced
+	UV_PROJECT_ENVIRONMENT=$(CURDIR)/$(CHECKOV_VENV) $(UV) sync --frozen --quiet --project tools/checkov --python $(PY)
+	@touch $@
+
+venv: $(VENV)/.synced $(CHECKOV_VENV)/.synced ## create .venv (uv.lock) and .venv-checkov (tools/checkov/uv.lock)
 
 test: venv ## run every test (real MariaDB on 127.0.0.1:3306, moto for AWS)
 	$(PY) -m pytest -n 2 --dist loadgroup
@@ -40,14 +46,25 @@ lint: venv ## ruff and mypy
 synth: venv node_modules/.installed ## cdk synth, offline, no credentials
 	npx --no-install cdk synth --quiet
 
+deploy: venv node_modules/.installed ## first or next deploy: CA bundle, synth, bootstrap check, cdk deploy (docs/DEPLOY.md)
+	$(PY) tools/deploy.py ca-bundle
+	npx --no-install cdk synth --quiet
+	$(PY) tools/deploy.py preflight
+	npx --no-install cdk deploy --app cdk.out --require-approval broadening $(CDK_ARGS)
+
+destroy: venv node_modules/.installed ## delete the stack; says first what it keeps (tables, buckets, protected database)
+	$(PY) tools/deploy.py kept
+	npx --no-install cdk destroy $(CDK_ARGS)
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 lock: ## re-resolve uv.lock after editing pyproject.toml
 	$(UV) lock
+	$(UV) lock --project tools/checkov
 
 clean: ## remove build output and local state (not .venv)
 	rm -rf cdk.out .state bench/work .pytest_cache .hypothesis
 
-.PHONY: help venv test demo bench reliability lint synth lock clean
+.PHONY: help venv test demo bench reliability lint synth deploy destroy lock clean

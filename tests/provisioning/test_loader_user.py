@@ -117,3 +117,11 @@ def test_handler_create_and_delete_through_the_secrets(aws_env, user, database) 
         )  # fmt: skip
     with pytest.raises(pymysql.err.OperationalError):
         login(user, "pw-h", database)
+
+
+def test_deploy_doc_gives_the_same_statements_for_an_existing_server() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "DEPLOY.md").read_text()
+    for statement in grants.setup_statements(grants.LOADER_USER, "ddbload"):
+        assert statement + ";" in doc, statement
