@@ -39,6 +39,7 @@ from typing import Any
 from contract import layout
 from localmode import state
 from localmode.aws import Clients
+from localmode.drivers.logs import function_logs
 from localmode.resources import DELIVERY_STREAM, LocalResources
 
 DELIVERY_STREAM_VERSION = 1
@@ -288,7 +289,8 @@ class FirehoseDriver:
             attempts += 1
             stats.invocations += 1
             try:
-                response = self.transform(transformation_event(batch, self.resources), None)
+                with function_logs():
+                    response = self.transform(transformation_event(batch, self.resources), None)
             except Exception as e:  # a failed invocation, as Firehose sees it
                 problem = ("Lambda.FunctionError", f"{type(e).__name__}: {e}"[:512])
                 continue

@@ -9,7 +9,8 @@ loader handler (``loaders.handler.handler``) in this process with
   "Scheduled Event", "source": "aws.scheduler", "account", "time", "region",
   "resources": [<schedule ARN>], "detail": "{}"}``;
 * a Lambda context whose ``get_remaining_time_in_millis`` counts down from the
-  configured loader timeout, so the loader's stop-before-timeout logic runs.
+  configured loader timeout, so the loader's stop-before-timeout logic runs;
+* its stdout (summary, EMF metrics) on stderr, as ``drivers.logs`` explains.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from localmode.aws import ACCOUNT_ID
+from localmode.drivers.logs import function_logs
 from localmode.resources import LOADER_FUNCTION, LocalResources, lambda_environment
 
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -128,5 +130,5 @@ def tick(
     context = LambdaContext(
         f"arn:aws:lambda:{resources.region}:{ACCOUNT_ID}:function:{LOADER_FUNCTION}", timeout
     )
-    with environment(lambda_environment(resources)):
+    with environment(lambda_environment(resources)), function_logs():
         return handler(scheduler_event(resources, when), context)
