@@ -29,7 +29,8 @@ ENV_DB_CA_BUNDLE = "DDBLOAD_DB_CA_BUNDLE"
 ENV_METRICS_NAMESPACE = "DDBLOAD_METRICS_NAMESPACE"
 # Set by the Lambda runtime itself: the function's name (the loader's metric dimension).
 ENV_LAMBDA_FUNCTION_NAME = "AWS_LAMBDA_FUNCTION_NAME"
-# Local mode: boto3 endpoint of the moto server, and the MariaDB URL override.
+# Local mode: boto3 endpoint of the moto server, and MariaDB's server, account and TLS
+# (never its database: that is the config's or --database; loaders.settings.mariadb_server).
 ENV_AWS_ENDPOINT = "AWS_ENDPOINT_URL"
 ENV_MARIADB_URL = "MARIADB_URL"
 # CLI: which deployed stack to talk to, or local mode.
