@@ -240,21 +240,23 @@ def _needs_escaping(texts: list[pa.Array]) -> bool:
 
 
 def load_file(rows: pa.Table) -> tuple[pa.Buffer, bool]:
-    """The LOAD DATA input (_row, _file, _op, key, version_us, seq, item; one line per row)
-    and whether it is escaped (``ESCAPED BY '\\'``) or plain (``ESCAPED BY ''``).
+    """The LOAD DATA input (_row, _file, _op, key, version_us, seq, item, item_types; one
+    line per row) and whether it is escaped (``ESCAPED BY '\\'``) or plain (``ESCAPED BY ''``).
 
     Plain needs no rewriting of the texts and is chosen when no text holds a tab,
-    newline, CR or NUL; a NULL item is then the empty field (never a valid item).
+    newline, CR or NUL; a NULL item or type map is then the empty field (never a valid
+    one). The type map tells mapped columns B from S and sets from lists.
     """
     if rows.num_rows == 0:
         return pa.py_buffer(b""), False
-    texts = [rows[c].combine_chunks().cast(pa.large_string()) for c in ("key", "seq", "item")]
+    names = ("key", "seq", "item", "item_types")
+    texts = [rows[c].combine_chunks().cast(pa.large_string()) for c in names]
     escaped = _needs_escaping(texts)
     if escaped:
         texts = [_escape(t) for t in texts]
     else:
-        texts[2] = pc.fill_null(texts[2], "")
-    key, seq, item = texts
+        texts[2:] = [pc.fill_null(t, "") for t in texts[2:]]
+    key, seq, item, item_types = texts
     fields = [
         pc.cast(rows["_row"], pa.large_string()).combine_chunks(),
         pc.cast(rows["_file"], pa.large_string()).combine_chunks(),
@@ -263,6 +265,7 @@ def load_file(rows: pa.Table) -> tuple[pa.Buffer, bool]:
         pc.cast(rows["version_us"], pa.large_string()).combine_chunks(),
         seq,
         item,
+        item_types,
     ]
     lines = pc.binary_join_element_wise(*fields, _TAB)
     # binary_join_element_wise puts the separator between fields only: append the newline.

@@ -2,8 +2,8 @@
 
 The caller holds the table's named lock and an open transaction; this module
 loads the prepared rows into a temporary stage, moves every row that produced
-a warning (a value that does not fit its column, a key that would round) out
-to quarantine, then merges the rest with version guards: one statement per op,
+a warning (a value that does not fit its column, a key that would round) or whose
+value a mapped column refused (``loaders.columns``) out to quarantine, then merges the rest with version guards: one statement per op,
 over the stage in key order (so the target's B-tree is swept once), after one
 query that counts, per file and op, the rows those statements will win. Each
 statement's own count of changed rows must agree with it, or nothing commits.
@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from loaders import sql
+from loaders import columns, sql
 from loaders.arrowfile import groups, load_file
 from loaders.errors import TerminalError
 from loaders.sql import OP_DELETE, Target
@@ -51,6 +52,32 @@ def _warnings(cur: Any, expected: int) -> dict[int, str]:
             "nothing was merged. The mapping's column types likely do not fit the data."
         )
     return rejected
+
+
+def _refusal(bad: int, checked: list[sql.DataColumn], codes: list[str | None]) -> str:
+    if bad:
+        return "the item or its type map is not valid JSON"
+    column, code = next((c, x) for c, x in zip(checked, codes, strict=True) if x is not None)
+    return columns.reason(column.name, column.sql_type, code)
+
+
+def _name_columns(t: Target, rows: pa.Table, warned: dict[int, str]) -> dict[int, str]:
+    """Reasons that name the mapped column and the DynamoDB type, for rows whose warning
+    names a mapped column (the rest keep MariaDB's words). Python runs per refused row only."""
+    mapped = {c.name.lower(): c for c in t.data if c.path is not None}
+    picked = rows.filter(pc.is_in(rows["_row"], pa.array(list(warned), pa.int64())))
+    named = {}
+    for row, item, item_types in zip(
+        picked["_row"].to_pylist(),
+        picked["item"].to_pylist(),
+        picked["item_types"].to_pylist(),
+        strict=True,
+    ):
+        column = mapped.get((columns.warned_column(warned[row]) or "").lower())
+        if column is not None and column.path is not None:
+            tag = columns.dynamodb_type(item, item_types, column.path)
+            named[row] = columns.warning_reason(column.name, column.sql_type, tag, warned[row])
+    return named
 
 
 def _changed(conn: Any, cur: Any) -> int:
@@ -110,14 +137,12 @@ def merge_chunk(
             raise TerminalError(
                 f"LOAD DATA staged {loaded} of {rows.num_rows} rows; nothing was merged."
             )
-        cur.execute(sql.bad_rows())
-        for (row,) in cur.fetchall():
-            out.rejected.setdefault(int(row), "the item is not valid JSON")
-        _drop(cur, out.rejected)
-        for query, column in sql.inexact_rows(t):
-            cur.execute(query)
-            for (row,) in cur.fetchall():
-                out.rejected.setdefault(int(row), f"the value does not fit column {column} exactly")
+        if out.rejected:
+            out.rejected.update(_name_columns(t, rows, out.rejected))
+        query, checked = sql.refused_rows(t)
+        cur.execute(query)
+        for row, bad, *codes in cur.fetchall():
+            out.rejected.setdefault(int(row), _refusal(bad, checked, codes))
         _drop(cur, out.rejected)
         cur.execute(sql.winners(t))
         for file_no, op_code, count in cur.fetchall():

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contract.config import IDENTIFIER, SYSTEM_PREFIX, TableMapping
+from loaders import columns
+from loaders.columns import ColumnType
 
 VERSION = f"{SYSTEM_PREFIX}version_us"
 SEQ = f"{SYSTEM_PREFIX}seq"
@@ -79,9 +81,6 @@ def tombstone_name(target: str) -> str:
     return f"{name[:55]}_{hashlib.sha1(target.encode()).hexdigest()[:8]}"
 
 
-_EXACT_KINDS = ("TINYINT", "SMALLINT", "MEDIUMINT", "INT", "BIGINT", "DECIMAL")
-
-
 @dataclass(frozen=True)
 class DataColumn:
     name: str
@@ -93,9 +92,14 @@ class DataColumn:
         return self.sql_type.split("(")[0].split()[0].upper()
 
     @property
-    def exact_numeric(self) -> bool:
-        """MariaDB rounds '1.5' into an INT without a warning: such columns get a check."""
-        return self.path is not None and self.kind in _EXACT_KINDS
+    def rules(self) -> ColumnType:
+        """Which DynamoDB values the column takes (``loaders.columns``)."""
+        return ColumnType.of(self.sql_type)
+
+    @property
+    def checked(self) -> bool:
+        """A mapped column that refuses some values: its stage row has a ``_x`` code."""
+        return self.path is not None and self.rules.checked
 
 
 @dataclass(frozen=True)
@@ -236,7 +240,7 @@ def create_stage(t: Target) -> str:
     """
     data = ", ".join(
         [f"{quote(c.name)} {'LONGTEXT' if c.path is None else c.sql_type} NULL" for c in t.data]
-        + [f"_m{i} LONGTEXT NULL" for i, c in enumerate(t.data) if c.exact_numeric]
+        + [f"_x{i} VARCHAR(24) CHARACTER SET ascii NULL" for i, c in enumerate(t.data) if c.checked]
     )
     return (
         f"CREATE TEMPORARY TABLE {quote(STAGE)} ("
@@ -252,27 +256,58 @@ def drop_stage() -> str:
     return f"DROP TEMPORARY TABLE IF EXISTS {quote(STAGE)}"
 
 
-def _mapped_expr(c: DataColumn) -> str:
-    kind = c.kind
-    if kind == "JSON":
-        return "JSON_EXTRACT(@item, %s)"
-    if kind in ("BINARY", "VARBINARY", "BLOB", "TINYBLOB", "MEDIUMBLOB", "LONGBLOB"):
-        return "FROM_BASE64(JSON_VALUE(@item, %s))"
-    if kind == "BOOLEAN":
-        # DynamoDB BOOL arrives as JSON true/false.
-        return "CASE JSON_VALUE(@item, %s) WHEN 'true' THEN 1 WHEN 'false' THEN 0 ELSE @v END"
-    return "JSON_VALUE(@item, %s)"
+def _mapped(i: int, c: DataColumn, params: list[str]) -> list[str]:
+    """The assignments of mapped column ``i``: its ``_x{i}`` code (NULL when the column takes
+    the value exactly), then the column, NULL when the value is absent, NULL or refused."""
+    ct = c.rules
+    path = json_path(c.path or ())
+    describe, uses = columns.describe(i, ct)
+    params.extend([path] * uses)
+    if not ct.checked:
+        # Any value: DynamoDB NULL becomes JSON null, an absent one SQL NULL.
+        return [f"{quote(c.name)} = IF(@b OR {describe} IS NULL, NULL, {columns.value(i, ct)})"]
+    code = f"CONCAT(@t{i}, ':', {columns.check(i, ct)})"
+    return [
+        f"_x{i} = (@r{i} := IF(@b OR {describe} = 'NULL', NULL, {code}))",
+        f"{quote(c.name)} = IF(@b OR @r{i} IS NOT NULL OR @t{i} = 'NULL', NULL, "
+        f"{columns.value(i, ct)})",
+    ]
+
+
+def _overflow_path(i: int, c: DataColumn, params: list[str]) -> str:
+    """The path JSON_REMOVE takes out of the overflow for mapped column ``i``.
+
+    A DOUBLE or FLOAT whose column does not read back as the DynamoDB number keeps it:
+    the path given is then one inside the number, which holds nothing to remove.
+    """
+    path = json_path(c.path or ())
+    ct = c.rules
+    if ct.family != "float":
+        params.append(path)
+        return "%s"
+    params.extend([path, json_path((*(c.path or ()), "digits")), path])
+    return (
+        f"CASE WHEN @r{i} IS NOT NULL OR @t{i} <> 'N' THEN %s "
+        f"WHEN {columns.keep(i, ct)} THEN %s ELSE %s END"
+    )
 
 
 def load_data(t: Target, filename: str, escaped: bool) -> tuple[str, list[str]]:
     """LOAD DATA of one load file into the stage; key and mapped columns come out of the JSON.
 
-    ``escaped``: the file escapes with backslashes (NULL is \\N); otherwise nothing is
-    escaped and an empty item field is NULL (see ``arrowfile.load_file``).
+    Mapped columns take what ``loaders.columns`` says their type takes; a refused value
+    leaves its code in the row's ``_x`` column (``refused_rows``). The overflow column
+    holds the item minus the mapped paths, except a number a DOUBLE or FLOAT column
+    does not hold exactly. ``escaped``: the file escapes with backslashes (NULL is
+    \\N); otherwise nothing is escaped and an empty item or type map field is NULL
+    (see ``arrowfile.load_file``).
     """
     params: list[str] = [filename]
-    # Assignments run left to right: @item and @b are set first for all that follow.
-    sets = ["_bad = (@b := ((@item := NULLIF(@raw, '')) IS NOT NULL AND NOT JSON_VALID(@item)))"]
+    # Assignments run left to right: @item, @types and @b are set first for all that follow.
+    sets = [
+        "_bad = (@b := (((@item := NULLIF(@raw, '')) IS NOT NULL AND NOT JSON_VALID(@item)) "
+        "+ ((@types := NULLIF(@rawtypes, '')) IS NOT NULL AND NOT JSON_VALID(@types))) > 0)"
+    ]
     for k, col in zip(t.mapping.keys, t.keys, strict=True):
         expr = "JSON_VALUE(@key, %s)"
         if k.type == "B":
@@ -281,52 +316,35 @@ def load_data(t: Target, filename: str, escaped: bool) -> tuple[str, list[str]]:
         params.append(json_path([k.name]))
     mapped = [c for c in t.data if c.path is not None]
     for i, c in enumerate(t.data):
-        if c.path is None:
-            continue
-        expr = _mapped_expr(c)
-        if "@v" in expr:
-            expr = expr.replace("@v", "JSON_VALUE(@item, %s)")
-            params.append(json_path(c.path))
-        if c.exact_numeric:
-            # Keep the source text beside the typed value for the exactness check.
-            sets.append(f"{quote(c.name)} = IF(@b, NULL, (@m{i} := {expr}))")
-            sets.append(f"_m{i} = IF(@b, NULL, @m{i})")
-        else:
-            sets.append(f"{quote(c.name)} = IF(@b, NULL, {expr})")
-        params.append(json_path(c.path))
+        if c.path is not None:
+            sets += _mapped(i, c, params)
     for c in t.data:
         if c.path is None:
             if mapped:
-                holes = ", ".join(["%s"] * len(mapped))
-                sets.append(f"{quote(c.name)} = IF(@b, NULL, JSON_REMOVE(@item, {holes}))")
-                params.extend(json_path(m.path) for m in mapped)  # type: ignore[arg-type]
+                holes = [_overflow_path(i, m, params) for i, m in enumerate(t.data) if m.path]
+                sets.append(
+                    f"{quote(c.name)} = IF(@b, NULL, JSON_REMOVE(@item, {', '.join(holes)}))"
+                )
             else:
                 sets.append(f"{quote(c.name)} = @item")
     escape = "\\\\" if escaped else ""
     sql = (
         f"LOAD DATA LOCAL INFILE %s INTO TABLE {quote(STAGE)} CHARACTER SET utf8mb4 "
         f"FIELDS TERMINATED BY '\\t' ESCAPED BY '{escape}' "
-        "LINES TERMINATED BY '\\n' (_row, _file, _op, @key, _ver, _seq, @raw) SET "
+        "LINES TERMINATED BY '\\n' (_row, _file, _op, @key, _ver, _seq, @raw, @rawtypes) SET "
         + ", ".join(sets)
     )
     return sql, params
 
 
-def bad_rows() -> str:
-    return f"SELECT _row FROM {quote(STAGE)} WHERE _bad = 1"
-
-
-def inexact_rows(t: Target) -> list[tuple[str, str]]:
-    """(query, column) per exact numeric column: rows whose value changed on the way in."""
-    return [
-        (
-            f"SELECT _row FROM {quote(STAGE)} WHERE _m{i} IS NOT NULL AND "
-            f"CAST(_m{i} AS DECIMAL(65,30)) <> {quote(c.name)}",
-            f"{c.name} ({c.sql_type})",
-        )
-        for i, c in enumerate(t.data)
-        if c.exact_numeric
-    ]
+def refused_rows(t: Target) -> tuple[str, list[DataColumn]]:
+    """Staged rows refused by the load: ``_row, _bad`` and the ``_x`` code of each column
+    listed (NULL where that column took its value), in one scan of the stage."""
+    checked = [(i, c) for i, c in enumerate(t.data) if c.checked]
+    codes = "".join(f", _x{i}" for i, _ in checked)
+    refused = "".join(f" OR _x{i} IS NOT NULL" for i, _ in checked)
+    query = f"SELECT _row, _bad{codes} FROM {quote(STAGE)} WHERE _bad = 1{refused}"
+    return query, [c for _, c in checked]
 
 
 def delete_stage_rows(n: int) -> str:
