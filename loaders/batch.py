@@ -27,6 +27,7 @@ from contract.config import ConfigError, TableMapping
 from loaders import ledger, sql
 from loaders.arrowfile import SCHEMA, load_file, prepare, read_batches, with_position
 from loaders.errors import LockHeld, TerminalError
+from loaders.freshness import ledger_versions
 from loaders.jobs import Job, JobBook, State, now
 from loaders.merge import merge_chunk
 from loaders.prefetch import Prefetch
@@ -80,6 +81,7 @@ class BatchLoader:
             job.started = job.started or now()
             job.flushed = False
             job.rejected = []
+            job.versions = []
             r = job.result
             r.read = r.applied = r.deleted = r.quarantined = 0
             if job.data is None and self.fetch is not None and job.bad_file is None:
@@ -182,6 +184,7 @@ class BatchLoader:
                     table = with_position(record_batch, index, line)
                     line += record_batch.num_rows
                     job.result.read += record_batch.num_rows
+                    job.versions.append(record_batch.column("version_us"))
                     mine.append(table)
                     pending.append(table)
                     rows += table.num_rows
@@ -277,6 +280,7 @@ class BatchLoader:
             else max(0, r.read - r.applied - r.deleted - r.quarantined),
             rows_deleted=r.deleted,
             rows_quarantined=r.quarantined,
+            **ledger_versions(job.versions),
             started_at=job.started,
             finished_at=now(),
             status=status,

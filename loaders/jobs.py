@@ -111,6 +111,8 @@ class Job:
     flushed: bool = False  # part of it was handed to the merge
     rejected: list[dict[str, Any]] = field(default_factory=list)
     started: datetime | None = None
+    # The file's version_us columns as read (Arrow arrays): its ledger row's change times.
+    versions: list[Any] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.result = JobResult(self.key, self.etag, self.source or "")

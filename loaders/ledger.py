@@ -22,7 +22,19 @@ DONE = (LOADED, QUARANTINED)
 _TABLE = quote(LEDGER)
 _COLUMNS = (
     "s3_key, etag, source_table, target_table, records_read, rows_applied, stale_skipped, "
-    "rows_deleted, rows_quarantined, started_at, finished_at, status, error, load_count"
+    "rows_deleted, rows_quarantined, started_at, finished_at, status, error, load_count, "
+    "version_oldest_us, version_median_us, version_newest_us, committed_at"
+)
+# Added after the first release: a ledger made before them is upgraded in place by
+# ``ensure_ledger``. Change times are microseconds since the epoch (``version_us``);
+# ``committed_at`` is when the file's first committed load wrote its row, inside the
+# transaction just before COMMIT (a later reload keeps it: the changes were in
+# MariaDB from then on).
+_ADDED_COLUMNS = (
+    ("version_oldest_us", "BIGINT NULL"),
+    ("version_median_us", "BIGINT NULL"),
+    ("version_newest_us", "BIGINT NULL"),
+    ("committed_at", "DATETIME(6) NULL"),
 )
 
 DDL = f"""CREATE TABLE IF NOT EXISTS {_TABLE} (
@@ -41,9 +53,14 @@ DDL = f"""CREATE TABLE IF NOT EXISTS {_TABLE} (
   status VARCHAR(16) CHARACTER SET ascii NOT NULL,
   error TEXT NULL,
   load_count INT NOT NULL DEFAULT 0,
+  version_oldest_us BIGINT NULL,
+  version_median_us BIGINT NULL,
+  version_newest_us BIGINT NULL,
+  committed_at DATETIME(6) NULL,
   PRIMARY KEY (job_id),
   KEY by_key (s3_key(700)),
-  KEY by_status (status, finished_at)
+  KEY by_status (status, finished_at),
+  KEY by_commit (committed_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"""
 
 
@@ -68,17 +85,38 @@ class LedgerRow:
     status: str
     error: str | None
     load_count: int
+    version_oldest_us: int | None = None
+    version_median_us: int | None = None
+    version_newest_us: int | None = None
+    committed_at: datetime | None = None  # set by ``record`` for a loaded or quarantined row
 
     def as_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
-        for k in ("started_at", "finished_at"):
+        for k in ("started_at", "finished_at", "committed_at"):
             out[k] = out[k].isoformat() if out[k] else None
         return out
 
 
 def ensure_ledger(conn: Any) -> None:
+    """Create the ledger, or add the columns a ledger made by an older loader lacks.
+
+    Idempotent: the columns are looked up first, so an up-to-date ledger costs one
+    query and no DDL; ``IF NOT EXISTS`` keeps two runs upgrading at once harmless.
+    """
     with conn.cursor() as cur:
         cur.execute(DDL)
+        cur.execute(
+            "SELECT LOWER(column_name) FROM information_schema.columns "
+            "WHERE table_schema = DATABASE() AND table_name = %s",
+            [LEDGER],
+        )
+        present = {r[0] for r in cur.fetchall()}
+        missing = [(name, kind) for name, kind in _ADDED_COLUMNS if name not in present]
+        if missing:
+            added = ", ".join(f"ADD COLUMN IF NOT EXISTS {quote(n)} {k}" for n, k in missing)
+            cur.execute(
+                f"ALTER TABLE {_TABLE} {added}, ADD KEY IF NOT EXISTS by_commit (committed_at)"
+            )
 
 
 def _rows(conn: Any, where: str, params: list[Any]) -> list[LedgerRow]:
@@ -126,34 +164,65 @@ def summary(conn: Any) -> dict[str, Any]:
     }
 
 
-def activity_since(conn: Any, since: datetime, newest: int) -> dict[str, dict[str, Any]]:
+def activity_since(conn: Any, since: datetime) -> dict[str, dict[str, Any]]:
     """Per source table: last load, failures, quarantined files and rows since ``since``
-    (naive UTC), and the ``newest`` greatest loaded keys (staging keys sort by hour folder,
-    so those hold the newest changes). For ``ddbload status``."""
+    (naive UTC), and the newest change time committed (the greatest over every committed
+    file, so a late file of old changes never moves it back). For ``ddbload status``."""
     out: dict[str, dict[str, Any]] = {}
     with conn.cursor() as cur:
         cur.execute(
             f"SELECT source_table, MAX(IF(status = 'loaded', finished_at, NULL)), "
             "SUM(status = 'failed' AND finished_at >= %s), "
             "SUM(status = 'quarantined' AND finished_at >= %s), "
-            "SUM(IF(finished_at >= %s, rows_quarantined, 0)) "
+            "SUM(IF(finished_at >= %s, rows_quarantined, 0)), "
+            "MAX(IF(status = 'loaded', version_newest_us, NULL)) "
             f"FROM {_TABLE} GROUP BY source_table",
             [since, since, since],
         )
-        for source, last, failed, qfiles, qrows in cur.fetchall():
+        for source, last, failed, qfiles, qrows, newest in cur.fetchall():
             out[source] = {
                 "last_load": last,
                 "failed": int(failed or 0),
                 "quarantined_files": int(qfiles or 0),
                 "quarantined_rows": int(qrows or 0),
+                "newest_change_us": int(newest) if newest is not None else None,
             }
-        for source in out:
-            cur.execute(
-                f"SELECT s3_key FROM {_TABLE} WHERE source_table = %s "
-                "AND status = 'loaded' ORDER BY s3_key DESC LIMIT %s",
-                [source, newest],
-            )
-            out[source]["newest_keys"] = [r[0] for r in cur.fetchall()]
+    return out
+
+
+@dataclass(frozen=True)
+class CommittedFile:
+    """What end-to-end latency needs of one loaded file (``loaders.freshness``)."""
+
+    source_table: str
+    changes: int
+    committed_at: datetime  # naive UTC
+    version_oldest_us: int
+    version_median_us: int
+
+
+_COMMITTED = (
+    "SELECT source_table, records_read, committed_at, version_oldest_us, version_median_us "
+    f"FROM {_TABLE} WHERE status = 'loaded' AND committed_at IS NOT NULL "
+    "AND version_oldest_us IS NOT NULL AND version_median_us IS NOT NULL"
+)
+
+
+def committed_since(conn: Any, since: datetime) -> list[CommittedFile]:
+    """Loaded files first committed at or after ``since`` (naive UTC), with change times."""
+    with conn.cursor() as cur:
+        cur.execute(f"{_COMMITTED} AND committed_at >= %s", [since])
+        return [CommittedFile(*r) for r in cur.fetchall()]
+
+
+def committed_of(conn: Any, ids: list[str]) -> list[CommittedFile]:
+    """The loaded files among these job ids, with change times and commit time."""
+    out: list[CommittedFile] = []
+    with conn.cursor() as cur:
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            cur.execute(f"{_COMMITTED} AND job_id IN ({', '.join(['%s'] * len(part))})", part)
+            out += [CommittedFile(*r) for r in cur.fetchall()]
     return out
 
 
@@ -180,10 +249,11 @@ def done_keys(conn: Any, keys: list[str]) -> set[str]:
 def record(conn: Any, row: LedgerRow) -> None:
     """Insert or update the row of (key, etag); ``load_count`` counts successful loads."""
     counted = 1 if row.status in DONE else 0
+    committed = row.finished_at if row.status in DONE else None
     with conn.cursor() as cur:
         cur.execute(
             f"INSERT INTO {_TABLE} (job_id, {_COLUMNS}) VALUES "
-            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
             "ON DUPLICATE KEY UPDATE source_table = VALUES(source_table), "
             "target_table = VALUES(target_table), records_read = VALUES(records_read), "
             "rows_applied = VALUES(rows_applied), stale_skipped = VALUES(stale_skipped), "
@@ -191,7 +261,16 @@ def record(conn: Any, row: LedgerRow) -> None:
             "started_at = VALUES(started_at), finished_at = VALUES(finished_at), "
             "status = IF(VALUES(status) = 'failed' AND status IN ('loaded', 'quarantined'), "
             "status, VALUES(status)), error = VALUES(error), "
-            "load_count = load_count + VALUES(load_count)",
+            "load_count = load_count + VALUES(load_count), "
+            # Change times and the first commit come from committed loads only; a failed
+            # attempt after a load leaves them as they were.
+            "version_oldest_us = IF(VALUES(committed_at) IS NULL, version_oldest_us, "
+            "VALUES(version_oldest_us)), "
+            "version_median_us = IF(VALUES(committed_at) IS NULL, version_median_us, "
+            "VALUES(version_median_us)), "
+            "version_newest_us = IF(VALUES(committed_at) IS NULL, version_newest_us, "
+            "VALUES(version_newest_us)), "
+            "committed_at = COALESCE(committed_at, VALUES(committed_at))",
             [
                 job_id(row.s3_key, row.etag),
                 row.s3_key,
@@ -208,5 +287,9 @@ def record(conn: Any, row: LedgerRow) -> None:
                 row.status,
                 row.error,
                 counted,
+                row.version_oldest_us,
+                row.version_median_us,
+                row.version_newest_us,
+                committed,
             ],
         )

@@ -21,8 +21,6 @@ from ops import inspection
 from ops.pipeline import Pipeline
 
 WINDOW = timedelta(hours=24)
-# The newest change committed is read from the last few loaded objects of a table.
-_NEWEST_FROM = 3
 
 
 @dataclass
@@ -99,7 +97,7 @@ def status(pipeline: Pipeline, conn: Any, now: datetime | None = None) -> Pipeli
             (k, size, when) for k, etag, size, when in staged.get(name, []) if (k, etag) not in done
         ]
         facts = per_table.get(name, {})
-        newest = _newest_change(pipeline, facts.get("newest_keys", []))
+        newest = facts.get("newest_change_us")
         mapping = pipeline.config.tables.get(name)
         t = TableStatus(
             table=name,
@@ -179,24 +177,11 @@ def _done(conn: Any, objects: list[tuple[str, str]]) -> set[tuple[str, str]]:
 def _ledger_per_table(conn: Any, since: datetime) -> dict[str, dict[str, Any]]:
     """Last load, recent failures and quarantine, and the newest loaded keys, per source table."""
     try:
-        return ledger.activity_since(conn, since.astimezone(UTC).replace(tzinfo=None), _NEWEST_FROM)
+        return ledger.activity_since(conn, since.astimezone(UTC).replace(tzinfo=None))
     except Exception as e:
         if is_missing_table(e):
             return {}
         raise
-
-
-def _newest_change(pipeline: Pipeline, keys: list[str]) -> int | None:
-    newest = None
-    for key in keys:
-        try:
-            lines = inspection.read_lines(pipeline, key)
-        except inspection.OperatorError:
-            continue  # expired by the lifecycle rule, or unreadable: the others still count
-        for line in lines:
-            if newest is None or line.version_us > newest:
-                newest = line.version_us
-    return newest
 
 
 def _depth(pipeline: Pipeline, url: str | None) -> int | None:
