@@ -159,7 +159,8 @@ def main(argv: list[str]) -> int:
         elif command in ("preflight", "kept"):
             import boto3
 
-            session = boto3.Session()
+            # The CDK CLI honours AWS_REGION as well as AWS_DEFAULT_REGION; boto3 only the latter.
+            session = boto3.Session(region_name=os.environ.get("AWS_REGION") or None)
             if command == "preflight":
                 reserved = cdk_context().get("ddbload", {}).get("loader_reserved_concurrency")
                 for warning in preflight(session, reserved):
