@@ -239,6 +239,39 @@ def _needs_escaping(texts: list[pa.Array]) -> bool:
     return False
 
 
+# A column of the prepared rows: the key attribute's value alone, sent as its own field.
+KEY_VALUE = "_key"
+_NUMBER = r"^-?[0-9]+(\.[0-9]+)?$"
+
+
+def with_key_value(rows: pa.Table, name: str, letter: str) -> pa.Table:
+    """``rows`` with a ``KEY_VALUE`` column: each ``{"<name>": value}`` key text sliced to its
+    value (S and B: the string, B still base64; N: the number), so the server need not
+    parse the key's JSON. Only when every text has exactly that plain form (no escape, no
+    other attribute), which then means what the JSON means; otherwise ``rows`` unchanged
+    and the stage reads the key out of the JSON.
+    """
+    if rows.num_rows == 0 or '"' in name or "\\" in name:
+        return rows
+    quoted = letter in ("S", "B")
+    head = f'{{"{name}":' + ('"' if quoted else "")
+    tail = '"}' if quoted else "}"
+    keys = rows["key"]
+    if keys.null_count or not (
+        pc.all(pc.starts_with(keys, head)).as_py()
+        and pc.all(pc.ends_with(keys, tail)).as_py()
+        and not pc.any(pc.match_substring(keys, "\\")).as_py()
+    ):
+        return rows
+    values = pc.utf8_slice_codeunits(keys, len(head), -len(tail))
+    plain = (
+        not pc.any(pc.match_substring(values, '"')).as_py()
+        if quoted
+        else pc.all(pc.match_substring_regex(values, _NUMBER)).as_py()
+    )
+    return rows.append_column(KEY_VALUE, values) if plain else rows
+
+
 def load_file(rows: pa.Table) -> tuple[pa.Buffer, bool]:
     """The LOAD DATA input (_row, _file, _op, key, version_us, seq, item, item_types; one
     line per row) and whether it is escaped (``ESCAPED BY '\\'``) or plain (``ESCAPED BY ''``).
@@ -249,7 +282,8 @@ def load_file(rows: pa.Table) -> tuple[pa.Buffer, bool]:
     """
     if rows.num_rows == 0:
         return pa.py_buffer(b""), False
-    names = ("key", "seq", "item", "item_types")
+    key_field = KEY_VALUE if KEY_VALUE in rows.column_names else "key"
+    names = (key_field, "seq", "item", "item_types")
     texts = [rows[c].combine_chunks().cast(pa.large_string()) for c in names]
     escaped = _needs_escaping(texts)
     if escaped:

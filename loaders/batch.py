@@ -25,7 +25,14 @@ import pyarrow.compute as pc
 
 from contract.config import ConfigError, TableMapping
 from loaders import ledger, sql
-from loaders.arrowfile import SCHEMA, load_file, prepare, read_batches, with_position
+from loaders.arrowfile import (
+    SCHEMA,
+    load_file,
+    prepare,
+    read_batches,
+    with_key_value,
+    with_position,
+)
 from loaders.errors import LockHeld, TerminalError
 from loaders.freshness import ledger_versions
 from loaders.jobs import Job, JobBook, State, now
@@ -189,8 +196,11 @@ class BatchLoader:
                     pending.append(table)
                     rows += table.num_rows
                     if rows >= self.settings.chunk_rows:
-                        yield self._prepare(batch, target, pending)
+                        chunk = self._prepare(batch, target, pending)
+                        # Let go of the raw rows before waiting at the yield (for the
+                        # merge of the chunk before): only built chunks stay in memory.
                         mine, pending, rows = [], [], 0
+                        yield chunk
             except (OSError, pa.ArrowException, EOFError) as e:
                 if job.flushed:
                     raise Restart(job, str(e)) from None
@@ -218,7 +228,13 @@ class BatchLoader:
             ttl_keep=m.ttl_policy == "keep",
             soft_delete=m.delete_mode == "soft",
         )
-        parts = [(rows, load_file(rows)) for rows in (prepared.before_marks, prepared.rows)]
+        # A one-attribute key goes as its own field when it can (the server skips its JSON).
+        key = m.keys[0] if len(m.keys) == 1 else None
+        parts = []
+        for rows in (prepared.before_marks, prepared.rows):
+            if key is not None:
+                rows = with_key_value(rows, key.name, key.type)
+            parts.append((rows, load_file(rows)))
         return _Chunk(prepared.bad, parts)
 
     def _merge(self, batch: list[Job], target: Target | None, chunk: _Chunk) -> None:

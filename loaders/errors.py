@@ -92,6 +92,11 @@ def is_access_denied(exc: BaseException) -> bool:
     return isinstance(exc, pymysql.err.Error) and error_code(exc) == ER.ACCESS_DENIED_ERROR
 
 
+def is_check_failed(exc: BaseException) -> bool:
+    """A row broke a CHECK constraint (e.g. a JSON column's: the text is not JSON)."""
+    return isinstance(exc, pymysql.err.Error) and error_code(exc) == ER.CONSTRAINT_FAILED
+
+
 def is_unknown_database(exc: BaseException) -> bool:
     return isinstance(exc, pymysql.err.Error) and error_code(exc) == ER.BAD_DB_ERROR
 

@@ -17,10 +17,11 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pymysql
 
 from loaders import columns, sql
-from loaders.arrowfile import groups, load_file
-from loaders.errors import TerminalError
+from loaders.arrowfile import KEY_VALUE, groups, load_file
+from loaders.errors import TerminalError, is_check_failed
 from loaders.sql import OP_DELETE, Target
 
 _AT_ROW = re.compile(r"\bat row (\d+)")
@@ -80,6 +81,15 @@ def _name_columns(t: Target, rows: pa.Table, warned: dict[int, str]) -> dict[int
     return named
 
 
+def _may_refuse(t: Target, rows: pa.Table) -> bool:
+    """Whether the load can have refused a row (``sql.refused_rows``): the stage checked
+    items or mapped values, or some row carries a type map to check. Otherwise the scan
+    of the stage that finds them is skipped."""
+    if sql.stage_checks_item(t) or any(c.checked for c in t.data):
+        return True
+    return rows["item_types"].null_count < rows.num_rows
+
+
 def _changed(conn: Any, cur: Any) -> int:
     """Rows an ``INSERT ... SELECT ... ON DUPLICATE KEY UPDATE`` inserted or changed.
 
@@ -127,7 +137,8 @@ def merge_chunk(
         cur.execute(sql.create_stage(t))
         data, escaped = file if file is not None else load_file(rows)
         with conn.infile(data) as name:
-            statement, params = sql.load_data(t, name, escaped)
+            raw_key = KEY_VALUE in rows.column_names
+            statement, params = sql.load_data(t, name, escaped, raw_key=raw_key)
             cur.execute(statement, params)
         warning_count = conn.last_warning_count()
         loaded = cur.rowcount
@@ -139,21 +150,42 @@ def merge_chunk(
             )
         if out.rejected:
             out.rejected.update(_name_columns(t, rows, out.rejected))
-        query, checked = sql.refused_rows(t)
-        cur.execute(query)
-        for row, bad, *codes in cur.fetchall():
-            out.rejected.setdefault(int(row), _refusal(bad, checked, codes))
+        if _may_refuse(t, rows):
+            query, checked = sql.refused_rows(t)
+            cur.execute(query)
+            for row, bad, *codes in cur.fetchall():
+                out.rejected.setdefault(int(row), _refusal(bad, checked, codes))
         _drop(cur, out.rejected)
-        cur.execute(sql.winners(t))
-        for file_no, op_code, count in cur.fetchall():
-            out.wins[(int(file_no), op_code)] = int(count)
-        by_op = groups(rows)
-        for g in by_op:
-            if g.op == OP_DELETE and t.hard_delete:
-                cur.execute(sql.hard_delete(t), [g.first, g.last])
-                cur.execute(sql.write_tombstones(t), [g.first, g.last])
-            else:
-                cur.execute(sql.upsert(t), [g.first, g.last])
-            _agree(g.op, _changed(conn, cur), out.wins)
+        cur.execute(sql.savepoint())
+        try:
+            _merge_staged(conn, cur, t, rows, out)
+        except pymysql.err.Error as e:
+            if not is_check_failed(e):
+                raise
+            # The overflow column refused an item the stage did not parse: undo this
+            # round's merge, quarantine the items that are not JSON, merge again.
+            cur.execute(sql.rollback_to_savepoint())
+            cur.execute(sql.unchecked_items(t))
+            refused = {int(row): "the item is not valid JSON" for (row,) in cur.fetchall()}
+            if not refused:
+                raise
+            out.rejected.update(refused)
+            _drop(cur, refused)
+            out.wins.clear()
+            _merge_staged(conn, cur, t, rows, out)
         cur.execute(sql.drop_stage())
     return out
+
+
+def _merge_staged(conn: Any, cur: Any, t: Target, rows: pa.Table, out: ChunkOutcome) -> None:
+    """Count each file's winners, then merge the staged rows one op at a time."""
+    cur.execute(sql.winners(t))
+    for file_no, op_code, count in cur.fetchall():
+        out.wins[(int(file_no), op_code)] = int(count)
+    for g in groups(rows):
+        if g.op == OP_DELETE and t.hard_delete:
+            cur.execute(sql.hard_delete(t), [g.first, g.last])
+            cur.execute(sql.write_tombstones(t), [g.first, g.last])
+        else:
+            cur.execute(sql.upsert(t), [g.first, g.last])
+        _agree(g.op, _changed(conn, cur), out.wins)

@@ -292,7 +292,9 @@ def _overflow_path(i: int, c: DataColumn, params: list[str]) -> str:
     )
 
 
-def load_data(t: Target, filename: str, escaped: bool) -> tuple[str, list[str]]:
+def load_data(
+    t: Target, filename: str, escaped: bool, *, raw_key: bool = False
+) -> tuple[str, list[str]]:
     """LOAD DATA of one load file into the stage; key and mapped columns come out of the JSON.
 
     Mapped columns take what ``loaders.columns`` says their type takes; a refused value
@@ -300,21 +302,21 @@ def load_data(t: Target, filename: str, escaped: bool) -> tuple[str, list[str]]:
     holds the item minus the mapped paths, except a number a DOUBLE or FLOAT column
     does not hold exactly. ``escaped``: the file escapes with backslashes (NULL is
     \\N); otherwise nothing is escaped and an empty item or type map field is NULL
-    (see ``arrowfile.load_file``).
+    (see ``arrowfile.load_file``). ``raw_key``: the key field is the one key attribute's
+    value (``arrowfile.with_key_value``), not its JSON. A table without mapped columns
+    leaves the item's JSON check to the overflow column's own (``unchecked_items``).
     """
     params: list[str] = [filename]
     # Assignments run left to right: @item, @types and @b are set first for all that follow.
-    sets = [
-        "_bad = (@b := (((@item := NULLIF(@raw, '')) IS NOT NULL AND NOT JSON_VALID(@item)) "
-        "+ ((@types := NULLIF(@rawtypes, '')) IS NOT NULL AND NOT JSON_VALID(@types))) > 0)"
-    ]
+    mapped = [c for c in t.data if c.path is not None]
+    sets = [_bad_flag(check_item=stage_checks_item(t))]
     for k, col in zip(t.mapping.keys, t.keys, strict=True):
-        expr = "JSON_VALUE(@key, %s)"
+        expr = "@key" if raw_key else "JSON_VALUE(@key, %s)"
         if k.type == "B":
             expr = f"FROM_BASE64({expr})"
         sets.append(f"{col} = {expr}")
-        params.append(json_path([k.name]))
-    mapped = [c for c in t.data if c.path is not None]
+        if not raw_key:
+            params.append(json_path([k.name]))
     for i, c in enumerate(t.data):
         if c.path is not None:
             sets += _mapped(i, c, params)
@@ -335,6 +337,43 @@ def load_data(t: Target, filename: str, escaped: bool) -> tuple[str, list[str]]:
         + ", ".join(sets)
     )
     return sql, params
+
+
+def stage_checks_item(t: Target) -> bool:
+    """Whether LOAD DATA checks that each item is JSON: a mapped column reads the item
+    there, or no overflow column of the target's own would check it in the merge."""
+    mapped = any(c.path is not None for c in t.data)
+    return mapped or all(c.path is not None for c in t.data)
+
+
+def _bad_flag(*, check_item: bool) -> str:
+    """The stage's ``_bad`` (and ``@b``): the item or its type map is not JSON; sets
+    ``@item`` and ``@types`` for the assignments after it.
+
+    Without ``check_item`` the item is not parsed here: nothing reads it before the merge,
+    and the overflow column's JSON check parses it there anyway (``unchecked_items``
+    finds the culprits when that check refuses a row).
+    """
+    item = "(@item := NULLIF(@raw, '')) IS NOT NULL AND NOT JSON_VALID(@item)"
+    if not check_item:
+        # Always false, yet it still sets @item (nothing here can be folded away).
+        item = "(@item := NULLIF(@raw, '')) IS NULL AND @item IS NOT NULL"
+    types = "(@types := NULLIF(@rawtypes, '')) IS NOT NULL AND NOT JSON_VALID(@types)"
+    return f"_bad = (@b := ((({item}) + ({types})) > 0))"
+
+
+def unchecked_items(t: Target) -> str:
+    """Staged rows whose item is not JSON, when ``load_data`` left the check to the merge."""
+    item = quote(next(c.name for c in t.data if c.path is None))
+    return f"SELECT _row FROM {quote(STAGE)} WHERE {item} IS NOT NULL AND NOT JSON_VALID({item})"
+
+
+def savepoint() -> str:
+    return f"SAVEPOINT {STAGE}"
+
+
+def rollback_to_savepoint() -> str:
+    return f"ROLLBACK TO SAVEPOINT {STAGE}"
 
 
 def refused_rows(t: Target) -> tuple[str, list[DataColumn]]:
