@@ -21,7 +21,8 @@ column types"); tests/loaders/test_types.py checks both sides of every bound.
 No expression here may raise a warning itself (MariaDB's expression warnings name no
 row, and a warning without a row stops the file): every conversion is guarded by the
 checks before it, and ``CASE`` evaluates its branches in order, which sequences the
-user-variable assignments.
+user-variable assignments. The SQL goes through the driver's %-formatting with the
+statement's parameters, so a literal % is written %%.
 """
 
 from __future__ import annotations
