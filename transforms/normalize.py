@@ -57,7 +57,8 @@ class _Body(msgspec.Struct, gc=False):
 
 
 class _Change(msgspec.Struct, gc=False):
-    """The fields of a change record that ``normalize`` reads."""
+    """The fields of a change record that ``normalize`` reads (a field ``_fields`` starts
+    reading must be added here and in ``decode_fast``, or the fast path reads it as None)."""
 
     eventSource: Any = None
     eventName: Any = None
