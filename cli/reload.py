@@ -104,7 +104,9 @@ def reload(
     try:
         result = _plan_confirm_execute(
             lambda: reload_lib.plan(pipeline, prefix, table, conn),
-            lambda planned, advance: reload_lib.execute(pipeline, planned, conn, advance),
+            lambda planned, advance, waiting: reload_lib.execute(
+                pipeline, planned, conn, advance, waiting
+            ),
             count=lambda planned: len(planned.objects),
             question="Load these {} objects again?",
             label="reloading",
@@ -126,7 +128,7 @@ def _reload_errors(
 ) -> None:
     from ops import reload_errors
 
-    def execute(planned: Any, advance: Callable[[Any], None]) -> Any:
+    def execute(planned: Any, advance: Callable[[Any], None], _: Callable[[float], None]) -> Any:
         # Opened only now: planning reads S3 alone, a dry run needs no database.
         conn = pipeline.ledger_connection()
         try:
@@ -157,7 +159,8 @@ def _reload_errors(
 
 def _plan_confirm_execute(
     plan: Callable[[], Any],
-    execute: Callable[[Any, Callable[[Any], None]], Any],
+    # execute(planned, advance(item), waiting(seconds))
+    execute: Callable[[Any, Callable[[Any], None], Callable[[float], None]], Any],
     *,
     count: Callable[[Any], int],
     question: str,
@@ -185,8 +188,8 @@ def _plan_confirm_execute(
     if not yes and not typer.confirm(question.format(n)):
         typer.echo("nothing loaded.")
         raise typer.Exit(EXIT_ERROR)
-    with render.counted_progress(n, label) as advance:
-        result = execute(planned, lambda _: advance())
+    with render.counted_waiting_progress(n, label) as (advance, waiting):
+        result = execute(planned, lambda _: advance(), waiting)
     if json:
         render.print_json({**result.to_json(), "dry_run": False})
     else:
@@ -234,6 +237,8 @@ def _print_outcomes(result: Any) -> None:
     )
     if result.error:
         out.print(f"the run stopped early: {result.error}")
+    if result.busy_sentence:
+        out.print(result.busy_sentence)
 
 
 def _print_errors_plan(planned: Any) -> None:

@@ -15,6 +15,7 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     ProgressColumn,
+    SpinnerColumn,
     TextColumn,
     TimeElapsedColumn,
 )
@@ -66,6 +67,27 @@ def counted_progress(total: int, what: str) -> Iterator[Callable[[], None]]:
     with _bar(TextColumn(what), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
         task = bar.add_task(what, total=total)
         yield lambda: bar.advance(task)
+
+
+@contextmanager
+def counted_waiting_progress(
+    total: int, what: str
+) -> Iterator[tuple[Callable[[], None], Callable[[float], None]]]:
+    """A bar of ``total`` steps with a spinner; yields ``advance()`` and ``waiting(seconds)``,
+    which says how long the work has been waiting for an answer (a deployed function's)."""
+    with _bar(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    ) as bar:
+        task = bar.add_task(what, total=total)
+
+        def waiting(seconds: float) -> None:
+            bar.update(task, description=f"{what}: waiting for the loader, {duration(seconds)}")
+
+        yield (lambda: bar.advance(task)), waiting
 
 
 @contextmanager

@@ -60,8 +60,15 @@ class Pipeline:
     make_client: Callable[[str], Any] | None = field(default=None, compare=False, repr=False)
     _clients: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
-    def client(self, service: str) -> Any:
-        """A boto3 client for this pipeline's account, region and endpoint (cached)."""
+    def client(self, service: str, config: Any = None) -> Any:
+        """A boto3 client for this pipeline's account, region and endpoint (cached).
+
+        ``config`` (a ``botocore.config.Config``: timeouts, retries) makes a client of
+        its own, not cached; a ``make_client`` factory's clients keep the factory's.
+        """
+        if config is not None and self.make_client is None:
+            session = self._clients.setdefault("_session", boto3.session.Session())
+            return session.client(service, region_name=self.region, config=config)
         if service not in self._clients and self.make_client is not None:
             self._clients[service] = self.make_client(service)
         if service not in self._clients:

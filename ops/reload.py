@@ -7,16 +7,27 @@ deployed loader function runs it, where the database is reachable, invoked
 with ``{"action": "reload", "prefix": P, "table": T}``. Reloading is harmless
 by design: the version guard keeps the newest change per key, so loading a
 file twice leaves the target as it was and only the ledger's load count moves.
+
+The deployed invoke is synchronous and may last the loader's whole timeout: its
+client waits longer than that (``invoke_config``) and never retries by itself, since
+a retry would start a second run beside the first, still running. While it waits,
+``waiting(elapsed_seconds)`` is called about once a second (the CLI draws it). A
+table whose lock another run holds comes back as ``busy`` (``loaders.jobs.RunReport``).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from botocore.config import Config
+from botocore.exceptions import ReadTimeoutError
 
+from contract.config import DEFAULTS
 from loaders.errors import is_missing_table
 from loaders.jobs import JobResult
 from ops import inspection
@@ -80,10 +91,27 @@ class ReloadResult:
     plan: ReloadPlan
     files: list[JobResult]
     error: str | None = None  # why the run stopped early, if it did
+    # Source tables whose lock another loader run held: their files were left to it.
+    busy: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.error is None and all(f.status in OK_STATUSES for f in self.files)
+        return (
+            self.error is None
+            and not self.busy
+            and all(f.status in OK_STATUSES for f in self.files)
+        )
+
+    @property
+    def busy_sentence(self) -> str | None:
+        if not self.busy:
+            return None
+        tables = ", ".join(self.busy)
+        which = "table" if len(self.busy) == 1 else "tables"
+        return (
+            f"Another loader run holds the lock of {which} {tables}, so its files were not "
+            "reloaded now; run the reload again once that run has finished."
+        )
 
     def to_json(self) -> dict[str, Any]:
         by_status: dict[str, int] = {}
@@ -95,6 +123,7 @@ class ReloadResult:
             "by_status": by_status,
             "rows": row_totals(self.files),
             "error": self.error,
+            "busy": self.busy,
             "ok": self.ok,
         }
 
@@ -153,11 +182,16 @@ def execute(
     planned: ReloadPlan,
     conn: Any = None,
     progress: Callable[[JobResult], None] | None = None,
+    waiting: Callable[[float], None] | None = None,
 ) -> ReloadResult:
-    """Load every planned object again: the engine here (local) or the deployed loader."""
+    """Load every planned object again: the engine here (local) or the deployed loader.
+
+    ``progress`` gets each file's result; ``waiting`` the seconds spent so far while
+    the deployed loader runs (it answers only at the end).
+    """
     if pipeline.local:
         return _execute_here(pipeline, planned, conn, progress)
-    return _execute_deployed(pipeline, planned, progress)
+    return _execute_deployed(pipeline, planned, progress, waiting)
 
 
 def _execute_here(
@@ -176,20 +210,65 @@ def _execute_here(
         reload=True,
         progress=progress,
     )
-    return ReloadResult(plan=planned, files=_in_plan_order(planned, run.results), error=run.error)
+    return ReloadResult(
+        plan=planned,
+        files=_in_plan_order(planned, run.results),
+        error=run.error,
+        busy=sorted(run.busy),
+    )
+
+
+# Beyond the loader's own timeout: cold start and init are not part of it.
+INVOKE_MARGIN_SECONDS = 60
+WAIT_TICK_SECONDS = 1.0
+
+
+def loader_timeout(pipeline: Pipeline) -> int:
+    return int(
+        pipeline.config.settings.get("loader_timeout_seconds", DEFAULTS["loader_timeout_seconds"])
+    )
+
+
+def invoke_config(pipeline: Pipeline) -> Config:
+    """The Lambda client's settings for a synchronous invoke of the loader.
+
+    boto3's default 60 s read timeout would give up on every reload longer than
+    that, and its automatic retry would start a second run beside the first.
+    """
+    return Config(
+        read_timeout=loader_timeout(pipeline) + INVOKE_MARGIN_SECONDS,
+        retries={"total_max_attempts": 1},
+    )
 
 
 def _execute_deployed(
-    pipeline: Pipeline, planned: ReloadPlan, progress: Callable[[JobResult], None] | None
+    pipeline: Pipeline,
+    planned: ReloadPlan,
+    progress: Callable[[JobResult], None] | None,
+    waiting: Callable[[float], None] | None,
 ) -> ReloadResult:
     if not pipeline.loader_function:
         raise OperatorError(f"The {pipeline.where} has no {'LoaderFunctionName'} output.")
     event = {"action": "reload", "prefix": planned.prefix, "table": planned.table}
-    response = pipeline.client("lambda").invoke(
-        FunctionName=pipeline.loader_function,
-        InvocationType="RequestResponse",
-        Payload=orjson.dumps(event),
-    )
+    config = invoke_config(pipeline)
+    client = pipeline.client("lambda", config=config)
+    try:
+        response = _wait_for(
+            lambda: client.invoke(
+                FunctionName=pipeline.loader_function,
+                InvocationType="RequestResponse",
+                Payload=orjson.dumps(event),
+            ),
+            waiting,
+            # The read timeout ends the call; the bound only keeps this loop finite.
+            limit=float(config.read_timeout) * 2 + 60,
+        )
+    except ReadTimeoutError:
+        raise OperatorError(
+            f"The loader function {pipeline.loader_function} did not answer within "
+            f"{config.read_timeout} s; it may still be running, so check `ddbload status` "
+            "before reloading again."
+        ) from None
     payload = response["Payload"].read()
     if response.get("FunctionError"):
         try:
@@ -197,11 +276,40 @@ def _execute_deployed(
         except (orjson.JSONDecodeError, AttributeError):
             message = payload[:200].decode(errors="replace")
         raise OperatorError(f"The loader function {pipeline.loader_function} failed: {message}")
-    files, error = parse_loader_report(orjson.loads(payload), planned)
+    doc = orjson.loads(payload)
+    files, error = parse_loader_report(doc, planned)
     for f in files:
         if progress:
             progress(f)
-    return ReloadResult(plan=planned, files=_in_plan_order(planned, files), error=error)
+    busy = doc.get("busy") or []
+    return ReloadResult(
+        plan=planned,
+        files=_in_plan_order(planned, files),
+        error=error,
+        busy=sorted(str(t) for t in busy) if isinstance(busy, list) else [],
+    )
+
+
+def _wait_for(
+    call: Callable[[], Any], waiting: Callable[[float], None] | None, limit: float
+) -> Any:
+    """Run ``call`` in a thread and tell ``waiting`` the elapsed seconds until it returns."""
+    started = time.monotonic()
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        future = pool.submit(call)
+        while time.monotonic() - started < limit:
+            try:
+                return future.result(timeout=WAIT_TICK_SECONDS)
+            except TimeoutError:
+                if waiting:
+                    waiting(time.monotonic() - started)
+    finally:
+        pool.shutdown(wait=False)
+    # Unreachable while the client's read timeout holds; never wait forever.
+    raise OperatorError(
+        f"No answer from the loader function after {limit:.0f} s; check `ddbload status`."
+    )
 
 
 def parse_loader_report(doc: Any, planned: ReloadPlan) -> tuple[list[JobResult], str | None]:
