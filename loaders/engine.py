@@ -23,7 +23,14 @@ from contract import layout
 from contract.config import PipelineConfig
 from loaders import ledger
 from loaders.batch import BatchLoader, Restart
-from loaders.errors import LoaderError, TransientError, classify, is_unreachable
+from loaders.errors import (
+    LoaderError,
+    TransientError,
+    classify,
+    is_absent_object,
+    is_denied_object,
+    is_unreachable,
+)
 from loaders.jobs import Job, JobBook, JobResult, ObjectRef, RunReport, State
 from loaders.quarantine import Quarantine, S3Quarantine
 from loaders.settings import LoaderSettings
@@ -212,8 +219,12 @@ def load_refs(
     def fetch(job: Job) -> bytes:
         try:
             obj = s3.get_object(Bucket=settings.bucket, Key=job.key)
-        except s3.exceptions.NoSuchKey:
-            raise KeyError(job.key) from None
+        except s3.exceptions.ClientError as e:
+            if is_absent_object(e) or (
+                is_denied_object(e) and _head_missing(s3, settings, job.key)
+            ):
+                raise KeyError(job.key) from None
+            raise
         job.etag = obj["ETag"].strip('"')
         return obj["Body"].read()
 
@@ -234,6 +245,19 @@ def load_refs(
     return report
 
 
+def _head_missing(s3: Any, settings: LoaderSettings, key: str) -> bool:
+    """Whether a key whose GetObject was refused (403) is missing rather than unreadable.
+
+    A refused GetObject of an existing object (a KMS key or a policy) still answers
+    HeadObject, which needs no decrypt; a missing key is refused there too.
+    """
+    try:
+        s3.head_object(Bucket=settings.bucket, Key=key)
+    except s3.exceptions.ClientError as e:
+        return is_absent_object(e) or is_denied_object(e)
+    return False
+
+
 def load_keys(
     conn: Any,
     s3: Any,
@@ -251,7 +275,8 @@ def load_keys(
         try:
             head = s3.head_object(Bucket=settings.bucket, Key=key)
         except s3.exceptions.ClientError as e:
-            if e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            # Without ListBucket on the prefix S3 answers a missing key with 403, not 404.
+            if is_absent_object(e) or is_denied_object(e):
                 missing.append(key)
                 continue
             raise

@@ -8,7 +8,9 @@ table (``is_missing_table``: the ledger before the first load), an unreachable
 server (``is_unreachable``) or a lost session (``is_connection_lost``), refused
 credentials and an unknown database (for the CLI's sentences), a server without
 TLS (``is_tls_unavailable``), and a table lock another run holds (``LockHeld``).
-No other module compares MySQL error numbers.
+No other module compares MySQL error numbers. Two S3 facts are named here too: an
+object that is not there (``is_absent_object``) and a refused one
+(``is_denied_object``), which is also how a missing key looks to the loader.
 """
 
 from __future__ import annotations
@@ -66,6 +68,30 @@ def error_code(exc: BaseException) -> int | None:
     if args and isinstance(args[0], int):
         return args[0]
     return None
+
+
+# S3's answers for a key that does not exist (HEAD requests carry no body: only the status).
+_ABSENT_OBJECT_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
+# S3 answers 403, not 404, for a key that does not exist when the caller may not list
+# the bucket there (the loader role has no s3:ListBucket on the staging prefix).
+_DENIED_OBJECT_CODES = frozenset({"403", "AccessDenied", "Forbidden"})
+
+
+def _s3_code(exc: BaseException) -> str | None:
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return None
+    return str(response.get("Error", {}).get("Code", "")) or None
+
+
+def is_absent_object(exc: BaseException) -> bool:
+    """S3 says the object does not exist (404)."""
+    return _s3_code(exc) in _ABSENT_OBJECT_CODES
+
+
+def is_denied_object(exc: BaseException) -> bool:
+    """S3 refused the request (403): a missing key without ListBucket, or a real refusal."""
+    return _s3_code(exc) in _DENIED_OBJECT_CODES
 
 
 def is_missing_table(exc: BaseException) -> bool:
