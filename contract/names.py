@@ -60,3 +60,11 @@ METRIC_FILES_QUARANTINED = "FilesQuarantined"
 METRIC_FILES_PENDING = "FilesPending"
 METRIC_ROWS_QUARANTINED = "RowsQuarantined"
 METRIC_RUN_FAILED = "RunFailed"
+# Per table (dimensions Function and METRIC_TABLE_DIMENSION, one EMF document per table
+# and run; loaders.freshness defines them), in seconds: the age of the oldest change not
+# yet committed (0 when nothing is pending), and commit time minus change time of the
+# changes the run committed (p50 and max; only when it committed some).
+METRIC_TABLE_DIMENSION = "Table"
+METRIC_FRESHNESS = "FreshnessSeconds"
+METRIC_LATENCY_P50 = "LatencyP50Seconds"
+METRIC_LATENCY_MAX = "LatencyMaxSeconds"

@@ -6,8 +6,11 @@ transform, data going stale inside Firehose, loader errors (a scheduled run that
 could not start raises, so Lambda counts it), files the loader failed or quarantined
 and rows it quarantined (its Embedded Metric Format metrics), anything in a
 dead-letter queue, the loader falling behind (the oldest unprocessed work message),
-being throttled or having scheduled ticks dropped, and a new MariaDB instance running
-hot, out of storage or out of connections.
+being throttled or having scheduled ticks dropped, a table whose oldest uncommitted
+change is older than the freshness objective (the loader's per-table EMF metric, and
+Firehose falling behind the stream), and a new MariaDB instance running hot, out of
+storage or out of connections. The dashboard shows freshness and end-to-end latency
+per table over time.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from contract import names
+from contract.config import freshness_objective
 from stacks import defaults
 from stacks.change_capture import ChangeCapture
 from stacks.database import Database
@@ -49,6 +54,7 @@ class Monitoring(Construct):
         alarm_email: str | None = None,
     ) -> None:
         super().__init__(scope, id)
+        self.settings = settings
         # CloudWatch can only publish to a topic whose key policy lets it use the key,
         # which rules out the AWS managed aws/sns key.
         key = kms.Key(
@@ -145,6 +151,7 @@ class Monitoring(Construct):
                 what=f"Messages are waiting in the {name} queue.",
             )
         self._loader_invocation_alarms(loader)
+        self._freshness_alarms(capture, loader, freshness_objective(settings))
         self._database_alarms(database)
         self.dashboard = self._dashboard(capture, delivery, loader, database)
 
@@ -187,6 +194,47 @@ class Monitoring(Construct):
                 what=f"Kinesis throttled changes of table {table}; if it lasts, raise the "
                 "stream's capacity.",
             )
+
+    @staticmethod
+    def table_metric(
+        loader: ScheduledLoader, table: str, name: str, statistic: str = "Maximum"
+    ) -> cloudwatch.Metric:
+        """A per-table loader metric (freshness, latency: seconds, one value per run)."""
+        return cloudwatch.Metric(
+            namespace=defaults.LOADER_METRICS_NAMESPACE,
+            metric_name=name,
+            dimensions_map={
+                defaults.LOADER_METRIC_DIMENSION: loader.function.function_name,
+                names.METRIC_TABLE_DIMENSION: table,
+            },
+            statistic=statistic,
+            period=PERIOD,
+        )
+
+    def _freshness_alarms(
+        self, capture: ChangeCapture, loader: ScheduledLoader, objective: int
+    ) -> None:
+        # The objective (contract.config.freshness_objective) is what a healthy pipeline
+        # may take: both Firehose buffers, a schedule period and a whole loader run.
+        for table in capture.table_names:
+            self._alarm(
+                f"Freshness-{table}",
+                self.table_metric(loader, table, names.METRIC_FRESHNESS),
+                threshold=objective,
+                what=f"A change of table {table} has waited more than {objective} s and is "
+                "still not in MariaDB (the freshness objective); see `ddbload status`.",
+            )
+        # The loader sees staged objects only; changes Firehose has not read yet from the
+        # stream are as stale, whatever table they belong to.
+        self._alarm(
+            "FreshnessKinesis",
+            capture.stream.metric_get_records_iterator_age_milliseconds(
+                statistic="Maximum", period=PERIOD
+            ),
+            threshold=objective * 1000,
+            what=f"Firehose is more than {objective} s behind the Kinesis stream (the "
+            "freshness objective): changes wait there before they are staged.",
+        )
 
     def _loader_invocation_alarms(self, loader: ScheduledLoader) -> None:
         self._alarm(
@@ -349,6 +397,33 @@ class Monitoring(Construct):
                     )
                 ],
                 right=[self.loader_metric(loader, defaults.LOADER_METRIC_ROWS_QUARANTINED)],
+            ),
+        )
+        objective = freshness_objective(self.settings)
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Freshness per table (s): age of the oldest change not yet in MariaDB",
+                left=[
+                    self.table_metric(loader, t, names.METRIC_FRESHNESS).with_(label=t)
+                    for t in tables
+                ],
+                left_annotations=[
+                    cloudwatch.HorizontalAnnotation(value=objective, label="objective")
+                ],
+            ),
+            cloudwatch.GraphWidget(
+                title="End-to-end latency per table (s): commit time minus change time, "
+                "p50 (left) and max (right) per run",
+                left=[
+                    self.table_metric(loader, t, names.METRIC_LATENCY_P50, "Average").with_(
+                        label=f"{t} p50"
+                    )
+                    for t in tables
+                ],
+                right=[
+                    self.table_metric(loader, t, names.METRIC_LATENCY_MAX).with_(label=f"{t} max")
+                    for t in tables
+                ],
             ),
         )
         dashboard.add_widgets(
