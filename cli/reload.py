@@ -63,7 +63,10 @@ def reload(
     "dry_run"} and after loading also "files": [{"key", "status", "read",
     "applied", "stale", "deleted", "quarantined", "error"}], "by_status",
     "rows": {"read", "applied", "stale", "deleted", "quarantined"}, "error",
-    "ok". Exit code 1 when a file failed.
+    "busy" (tables whose lock another loader run held: reload them again once
+    it ends), "ok". Exit code 1 when a file failed or a table was busy. Against a
+    stack the call waits up to the loader's timeout plus a minute and is never
+    retried by itself (a retry would run beside the first).
 
     --errors, once the cause is fixed: Firehose processing failures go through
     the real transform again and are written as staging objects
