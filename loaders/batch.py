@@ -34,7 +34,7 @@ from loaders.arrowfile import (
     with_position,
 )
 from loaders.errors import LockHeld, TerminalError
-from loaders.freshness import ledger_versions
+from loaders.freshness import change_times, ledger_versions
 from loaders.jobs import Job, JobBook, State, now
 from loaders.merge import merge_chunk
 from loaders.prefetch import Prefetch
@@ -191,7 +191,7 @@ class BatchLoader:
                     table = with_position(record_batch, index, line)
                     line += record_batch.num_rows
                     job.result.read += record_batch.num_rows
-                    job.versions.append(record_batch.column("version_us"))
+                    job.versions.append(change_times(record_batch))
                     mine.append(table)
                     pending.append(table)
                     rows += table.num_rows

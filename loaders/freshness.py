@@ -10,7 +10,8 @@ Two figures, one meaning each (docs/CLI.md repeats them for operators):
   changes cannot drag it backwards once it is committed, and an idle, caught-up
   table reads 0 however long it stays idle.
 * **end-to-end latency** of a committed change: its commit time minus its change
-  time (``version_us``, DynamoDB's creation time). The ledger keeps, per file, the
+  time (``version_us``, DynamoDB's creation time; backfill lines have none, see
+  ``change_times``). The ledger keeps, per file, the
   oldest, median and newest change time (``version_range``, computed in Arrow while
   the file is read) and the commit time, so a file's median latency is commit minus
   median change and its maximum is commit minus oldest change. Over several files:
@@ -54,6 +55,17 @@ class VersionRange:
     oldest_us: int
     median_us: int
     newest_us: int
+
+
+def change_times(batch: pa.RecordBatch) -> pa.Array:
+    """A batch's ``version_us``, null on backfill lines: their version is when the
+    backfill started (``ops.backfill``), not when the item changed, so they have no
+    latency to measure."""
+    versions = batch.column("version_us")
+    backfill = pc.fill_null(pc.equal(batch.column("op"), "BACKFILL"), False)
+    if not pc.any(backfill).as_py():
+        return versions
+    return pc.if_else(backfill, pa.scalar(None, pa.int64()), versions)
 
 
 def version_range(columns: Sequence[pa.Array | pa.ChunkedArray]) -> VersionRange | None:

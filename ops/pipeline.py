@@ -53,6 +53,10 @@ class Pipeline:
     region: str | None = None
     # Local: the loader engine runs in this process instead of the deployed function.
     local: bool = False
+    # Deployed: the Kinesis stream and Firehose delivery stream, whose CloudWatch metrics
+    # say what they still hold (``ops.status``); None where unknown.
+    kinesis_stream: str | None = None
+    delivery_stream: str | None = None
     # TLS to MariaDB as the loader is told (DDBLOAD_DB_TLS / _CA_BUNDLE); None: by the host.
     db_tls: str | None = None
     db_ca_bundle: str | None = None
@@ -147,6 +151,7 @@ def from_stack(name: str, region: str | None = None) -> Pipeline:
             ) from None
         raise
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    streams = _stream_names(cfn, name)
     missing = [o for o in _REQUIRED_OUTPUTS if o not in outputs]
     if missing:
         raise OperatorError(
@@ -163,6 +168,30 @@ def from_stack(name: str, region: str | None = None) -> Pipeline:
         loader_function=outputs.get(names.OUTPUT_LOADER_FUNCTION),
         work_queue_url=outputs.get(names.OUTPUT_WORK_QUEUE_URL),
         dead_letter_queue_url=outputs.get(names.OUTPUT_DEAD_LETTER_QUEUE_URL),
+        kinesis_stream=streams.get(_KINESIS_STREAM),
+        delivery_stream=streams.get(_DELIVERY_STREAM),
         region=cfn.meta.region_name,
         _clients={"_session": session},
     )
+
+
+_KINESIS_STREAM = "AWS::Kinesis::Stream"
+_DELIVERY_STREAM = "AWS::KinesisFirehose::DeliveryStream"
+
+
+def _stream_names(cfn: Any, stack: str) -> dict[str, str]:
+    """The stack's Kinesis stream and delivery stream names, by resource type.
+
+    Read from the stack's resources rather than outputs, so stacks deployed before
+    ``status`` needed them work too; {} when they cannot be listed (``status`` then
+    shows no upstream figures).
+    """
+    found: dict[str, str] = {}
+    try:
+        for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack):
+            for r in page.get("StackResourceSummaries", []):
+                if r.get("ResourceType") in (_KINESIS_STREAM, _DELIVERY_STREAM):
+                    found.setdefault(r["ResourceType"], r.get("PhysicalResourceId", ""))
+    except ClientError:
+        return {}
+    return {kind: name for kind, name in found.items() if name}

@@ -68,4 +68,13 @@ def render(rows: list[Row], *, seconds: float, exit_code: int, when: datetime | 
                 f"| {sample['t']:.0f} | {sample['written']} | {sample['behind']} | "
                 f"{sample['lag']:.1f} | {sample['rss_mib']:.1f} |"
             )
+        latency = r.figures.get("latency")
+        if latency:
+            lines += [
+                "",
+                f"End-to-end latency (commit time minus change time) of {latency['changes']} "
+                f"changes: p50 {latency['p50_seconds']:.2f} s, p90 {latency['p90_seconds']:.2f} s, "
+                f"p99 {latency['p99_seconds']:.2f} s, max {latency['max_seconds']:.2f} s; the "
+                f"default settings promise at most {r.figures.get('latency_bound_seconds')} s.",
+            ]
     return "\n".join(lines) + "\n"

@@ -5,7 +5,9 @@ the Firehose driver (its buffer interval decides when objects appear), and one
 scheduled loader run. Each sample records the changes written so far, the
 staging objects not yet in the ledger, the lag (from a burst's write to the
 end of the run that loaded its object, or its age if still pending), and this process's RSS
-(moto, drivers and the loader all run in it). Stops by itself after ``seconds``.
+(moto, drivers and the loader all run in it). Stops by itself after ``seconds``; then
+measures the end-to-end latency of every change committed (``ops.latency``: commit
+time minus change time) beside the bound the default settings promise.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ from typing import Any
 
 import pymysql
 
+from contract.config import freshness_objective, parse_config
 from loaders import ledger
+from ops.latency import LatencyDistribution
+from ops.latency import measure as measure_latency
 from reliability.scenario import Scenario, tick
 
 
@@ -34,6 +39,12 @@ class SoakResult:
     samples: list[dict[str, Any]] = field(default_factory=list)
     bursts: int = 0
     runs: int = 0
+    # Commit time minus change time of every change committed (ops.latency), and the
+    # bound the default settings promise for it (contract.config.freshness_objective).
+    latency: LatencyDistribution | None = None
+    bound_seconds: int = field(
+        default_factory=lambda: freshness_objective(parse_config({}).settings)
+    )
 
 
 def soak(
@@ -76,6 +87,7 @@ def soak(
             if sample["behind"] == 0:
                 break
         out.samples.append(sample)
+        out.latency = measure_latency(conn, s.aws.s3, s.res.bucket, s.objects)
     finally:
         conn.close()
     return out

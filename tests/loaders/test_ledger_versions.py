@@ -153,3 +153,22 @@ def test_a_cut_head_leaves_out_the_broken_line_and_garbage_gives_nothing() -> No
     cut = gzip.compress(text[: len(lines[0]) + 20])[:-8]  # no gzip trailer: not complete
     assert freshness.head_oldest_us(cut, complete=False) == T0 + 50
     assert freshness.head_oldest_us(b"not gzip at all", complete=True) is None
+
+
+def test_backfill_lines_carry_no_change_time(conn, admin) -> None:
+    # GIVEN a file mixing streamed changes and backfill lines (whose version is when the
+    # backfill started, not when their item changed)
+    streamed = [change("mixed", {"pk": {"S": f"s{i}"}}, {"v": {"N": "1"}}, o) for i, o in
+                enumerate([300, 100])]  # fmt: skip
+    backfill = [
+        change("mixed", {"pk": {"S": "b"}}, {"v": {"N": "1"}}, 5).replace(
+            b'"op":"MODIFY"', b'"op":"BACKFILL"'
+        )
+    ]
+    mixed = obj("mixed", streamed + backfill, "m")
+    only_backfill = obj("mixed", [backfill[0].replace(b'"pk\\":\\"b', b'"pk\\":\\"c')], "o")
+    # WHEN they load
+    load_staging_bytes(conn, parse_config({}), [mixed, only_backfill])
+    # THEN the ranges hold the streamed changes only, and none for a backfill-only file
+    assert versions_of(admin, mixed[0])[:3] == (T0 + 100, T0 + 100, T0 + 300)
+    assert versions_of(admin, only_backfill[0])[:3] == (None, None, None)

@@ -22,6 +22,8 @@ def test_demo_with_seeded_items_backfills_and_reconciles(tmp_path: Path, databas
         assert summary.backfill_files > 0
         assert summary.backfill_rows_applied == demo.SEED_ITEMS
         assert summary.stream_records == sum(summary.changes_written.values())
+        # AND every streamed change had its end-to-end latency measured
+        assert summary.latency and summary.latency["changes"] == summary.stream_records
         assert summary.changes_written.get("update", 0) > 0
         assert summary.ok, summary.reconciliation
         assert sum(r["dynamodb_items"] for r in summary.reconciliation) > demo.SEED_ITEMS // 2

@@ -29,9 +29,12 @@ def test_steady_change_stream_for_a_few_minutes(tmp_path, database, record):
     third = max(1, len(samples) // 3)
     early = max(x["rss_mib"] for x in samples[:third])
     late = max(x["rss_mib"] for x in samples[-third:])
-    # THEN the backlog drained, nothing is lost or doubled
+    # THEN the backlog drained, nothing is lost or doubled, and every change committed
+    # has its end-to-end latency measured
     assert samples[-1]["behind"] == 0
     assert outcome.ok, outcome.problems
+    latency = result.latency
+    assert latency is not None and latency.changes == outcome.records
     record(
         f"soak ({SECONDS:.0f} s steady change stream)",
         f"{result.bursts} bursts of changes every 4 s through the local pipeline (Firehose "
@@ -39,7 +42,12 @@ def test_steady_change_stream_for_a_few_minutes(tmp_path, database, record):
         f"{samples[-1]['written']} changes; max lag {max(x['lag'] for x in samples):.1f} s; "
         f"max objects behind {max(x['behind'] for x in samples)}; RSS first third max "
         f"{early:.0f} MiB, last third max {late:.0f} MiB; verify {outcome.differences} "
-        "differences",
+        f"differences; end-to-end latency of {latency.changes} changes p50 "
+        f"{latency.p50_seconds:.2f} s, p99 {latency.p99_seconds:.2f} s, max "
+        f"{latency.max_seconds:.2f} s (the defaults promise at most {result.bound_seconds} s: "
+        "transform buffer + 1.5 x Firehose buffer + schedule period + loader timeout)",
         outcome,
         samples=samples[:: max(1, len(samples) // 20)] + samples[-1:],
+        latency=latency.as_dict(),
+        latency_bound_seconds=result.bound_seconds,
     )
