@@ -1,5 +1,7 @@
 """``python -m bench [SUITE ...] [--quick]``: run the benchmark suites, write bench/results.json.
 
+The measured rates feed ``ddbload estimate``, so docs/SCALE.md's table is rewritten too.
+
 A suite is a module ``bench/<name>_bench.py`` with ``run(results, quick)``.
 """
 
@@ -11,8 +13,10 @@ import os
 import pkgutil
 import sys
 import time
+from pathlib import Path
 
 from bench.results import Results
+from ops.estimate import write_doc
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
         with results.suite(name):
             importlib.import_module(f"bench.{name}_bench").run(results, args.quick)
     results.write()
+    # docs/SCALE.md's cost table uses the measured rates just written: keep it current.
+    doc = Path(__file__).resolve().parent.parent / "docs" / "SCALE.md"
+    print(f"{doc.name}: {'rewritten' if write_doc(doc) else 'already current'}")
     print()
     print(results.table())
     print(
