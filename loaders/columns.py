@@ -125,23 +125,37 @@ class ColumnType:
         return self.family != "json"
 
 
+# Families whose values are numbers: their type is read off the value's JSON text.
+_NUMBERS = ("integer", "decimal", "float", "boolean")
+
+
 def describe(i: int, ct: ColumnType) -> tuple[str, int]:
     """SQL that reads the value of column ``i`` (NULL only when a JSON column has none);
     it takes the column's path as many times as the int says.
 
-    A JSON column needs the value's JSON text, so it reads it with JSON_EXTRACT. The
-    others read the scalar with JSON_VALUE and JSON_CONTAINS, which stop at the value
-    (JSON_EXTRACT always scans the whole item), and JSON_QUERY only when it is no scalar.
-    JSON_VALUE gives a string's text, a number's text as written and BOOL as 1 or 0. A
-    text outside JSON's number grammar is a string (S, or B by the type map); for one
-    inside, JSON_CONTAINS tells N (the value equals the number), S (it equals the text
-    quoted, which needs no escaping) and, for 1 and 0, BOOL (neither). The type map
-    names the sets. Nothing here may parse a text that is not JSON: MariaDB notes that
-    as a warning naming no row.
+    A JSON column needs the value's JSON text: JSON_EXTRACT. So do the number columns,
+    whose values are nearly all N: the first character of that text tells N from S, BOOL
+    and the rest, and @v is the number's text as written (BOOL: true or false). JSON_EXTRACT
+    always scans the whole item; the other columns, whose values are nearly all strings,
+    read the scalar with JSON_VALUE instead, which stops at it (JSON_QUERY only when it is
+    no scalar). JSON_VALUE gives a string's text, a number's text as written and BOOL as
+    1 or 0: a text outside JSON's number grammar is a string; for one inside,
+    JSON_CONTAINS tells N (the value equals the number), S (it equals the text quoted,
+    which needs no escaping) and, for 1 and 0, BOOL (neither). The type map names B and
+    the sets. Nothing here may parse a text that is not JSON: MariaDB notes that as a
+    warning naming no row.
     """
+    v = f"@v{i}"
     if not ct.checked:
         return f"(@j{i} := JSON_EXTRACT(@item, %s))", 1
-    v = f"@v{i}"
+    if ct.family in _NUMBERS:
+        return (
+            f"(@t{i} := CASE WHEN ({v} := JSON_EXTRACT(@item, %s)) IS NULL THEN 'NULL' "
+            "ELSE COALESCE(JSON_VALUE(@types, %s), "
+            f"CASE LEFT({v}, 1) WHEN '\"' THEN 'S' WHEN '{{' THEN 'M' WHEN '[' THEN 'L' "
+            "WHEN 't' THEN 'BOOL' WHEN 'f' THEN 'BOOL' WHEN 'n' THEN 'NULL' ELSE 'N' END) END)",
+            2,
+        )
     digit = f"(LEFT({v}, 1) BETWEEN '0' AND '9' OR LEFT({v}, 1) = '-')"
     return (
         f"(@t{i} := CASE WHEN ({v} := JSON_VALUE(@item, %s)) IS NULL THEN "
@@ -176,13 +190,12 @@ def _long_exponent(i: int) -> str:
 
 
 def _short_plain(i: int, digits: int) -> str:
-    """The number is written without exponent in at most ``digits`` digits: such a number
-    is within DOUBLE's (15) or FLOAT's (6) guaranteed decimal precision and range."""
+    """The number is written without exponent in at most ``digits`` characters: such a
+    number is within DOUBLE's (15) or FLOAT's (6) guaranteed decimal precision and range."""
     v = f"@v{i}"
-    return (
-        f"({v} NOT REGEXP '[eE]' AND "
-        f"LENGTH({v}) - (LEFT({v}, 1) = '-') - (LOCATE('.', {v}) > 0) <= {digits})"
-    )
+    # At most ``digits`` characters: no more digits than that. LIKE is cheaper than REGEXP
+    # here; % is doubled for the driver.
+    return f"(LENGTH({v}) <= {digits} AND {v} NOT LIKE '%%e%%' AND {v} NOT LIKE '%%E%%')"
 
 
 def _float_rule(i: int, ct: ColumnType) -> str:
@@ -309,7 +322,7 @@ def check(i: int, ct: ColumnType) -> str:
 def value(i: int, ct: ColumnType) -> str:
     """The column's value for an accepted, present, non-NULL value."""
     if ct.family == "boolean":
-        return f"IF(@t{i} = 'BOOL', @v{i} = '1', @nz{i} <> '')"
+        return f"IF(@t{i} = 'BOOL', @v{i} = 'true', @nz{i} <> '')"
     if ct.family == "float":
         return f"CAST(@v{i} AS {'FLOAT' if ct.single else 'DOUBLE'})"
     if ct.family == "binary":
