@@ -288,9 +288,13 @@ def load_file(rows: pa.Table) -> tuple[pa.Buffer, bool]:
     escaped = _needs_escaping(texts)
     if escaped:
         texts = [_escape(t) for t in texts]
-    else:
-        texts[2:] = [pc.fill_null(t, "") for t in texts[2:]]
     key, seq, item, item_types = texts
+    # The joins write a NULL item or type map as the empty field (plain; _escape has
+    # already made them \N), so no column is copied just to fill its nulls.
+    null = {"null_handling": "replace", "null_replacement": ""}
+    # The newline goes on the last field, a small column: joining the whole lines once
+    # more to append it would copy every byte of the file again.
+    ended = pc.binary_join_element_wise(item_types, _EMPTY, _NEWLINE, **null)
     fields = [
         pc.cast(rows["_row"], pa.large_string()).combine_chunks(),
         pc.cast(rows["_file"], pa.large_string()).combine_chunks(),
@@ -299,11 +303,9 @@ def load_file(rows: pa.Table) -> tuple[pa.Buffer, bool]:
         pc.cast(rows["version_us"], pa.large_string()).combine_chunks(),
         seq,
         item,
-        item_types,
+        ended,
     ]
-    lines = pc.binary_join_element_wise(*fields, _TAB)
-    # binary_join_element_wise puts the separator between fields only: append the newline.
-    lines = pc.binary_join_element_wise(lines, _EMPTY, _NEWLINE)
+    lines = pc.binary_join_element_wise(*fields, _TAB, **null)
     data = lines.buffers()[2]
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
     first = int(offsets[lines.offset])

@@ -196,10 +196,12 @@ class BatchLoader:
                     pending.append(table)
                     rows += table.num_rows
                     if rows >= self.settings.chunk_rows:
+                        # These rows go into this chunk (a later read error of the file
+                        # restarts the batch); _prepare takes them out of ``pending``, so
+                        # the raw rows are freed once their winners are copied out.
+                        mine.clear()
                         chunk = self._prepare(batch, target, pending)
-                        # Let go of the raw rows before waiting at the yield (for the
-                        # merge of the chunk before): only built chunks stay in memory.
-                        mine, pending, rows = [], [], 0
+                        rows = 0
                         yield chunk
             except (OSError, pa.ArrowException, EOFError) as e:
                 if job.flushed:
@@ -211,8 +213,12 @@ class BatchLoader:
             yield self._prepare(batch, target, pending)
 
     def _prepare(self, batch: list[Job], target: Target | None, tables: list[pa.Table]) -> _Chunk:
-        """Client work of one chunk: validate, keep the newest per key, build the load files."""
+        """Client work of one chunk: validate, keep the newest per key, build the load files.
+
+        Empties ``tables``: from here on only this function holds the raw rows.
+        """
         table = pa.concat_tables(tables)
+        tables.clear()
         for index in set(pc.unique(table["_file"]).to_pylist()):
             # Handed to the merge: a later read error in this file needs a restart.
             batch[index].flushed = True
@@ -228,6 +234,7 @@ class BatchLoader:
             ttl_keep=m.ttl_policy == "keep",
             soft_delete=m.delete_mode == "soft",
         )
+        del table  # the winners are copies: the raw rows go before the load files are built
         # A one-attribute key goes as its own field when it can (the server skips its JSON).
         key = m.keys[0] if len(m.keys) == 1 else None
         parts = []
