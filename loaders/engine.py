@@ -5,7 +5,9 @@ job); one batch's transaction is ``loaders.batch``. This module runs a list of
 jobs: it groups them into batches of one table (``batch_max_files``,
 ``batch_max_bytes``), stops before the run's deadline, retries a batch on a
 transient error with backoff, and on a terminal one splits the batch to find
-the file at fault and fails that file alone.
+the file at fault and fails that file alone. A table whose named lock another
+run holds is busy: its files wait for a later run (no retry, so this run moves
+on at once to its other tables) and the report names the table.
 
 Entry points: ``load_keys`` (S3 keys), ``load_refs`` (keys with known ETags,
 from discovery) and ``load_staging_bytes`` (bytes already in memory, for the
@@ -25,6 +27,7 @@ from loaders import ledger
 from loaders.batch import BatchLoader, Restart
 from loaders.errors import (
     LoaderError,
+    LockHeld,
     TransientError,
     classify,
     is_absent_object,
@@ -80,6 +83,9 @@ class _Runner:
                             job, State.RETRY if self.stop_reason else State.DEFERRED, reason
                         )
                 break
+            if batch[0].source in self.book.report.busy:
+                self._leave_busy(batch)
+                continue
             batch_started = time.monotonic()
             self._run_batch(batch)
             longest = max(longest, time.monotonic() - batch_started)
@@ -115,6 +121,14 @@ class _Runner:
             try:
                 self.batches.load(batch)
                 return
+            except LockHeld as held:
+                # Another run is merging this table: it is the one that will load these
+                # files (or a later run will); waiting here would only delay the others.
+                self._rollback()
+                if batch[0].source not in self.book.report.busy:
+                    self.book.report.busy.append(batch[0].source or "")
+                self._leave_busy(batch, str(held))
+                return
             except Restart as restart:
                 self._rollback()
                 restart.job.bad_file = f"{restart.job.key} is unreadable: {restart.reason}"
@@ -142,6 +156,13 @@ class _Runner:
                     return
                 self._fail(batch[0], error)
                 return
+
+    def _leave_busy(self, batch: list[Job], reason: str | None = None) -> None:
+        table = batch[0].source
+        reason = reason or f"another loader run holds the lock of table {table}"
+        for job in batch:
+            if job.pending:
+                self.book.finish(job, State.RETRY, f"{reason}; a later run loads {job.key}")
 
     def _rollback(self) -> None:
         # The connection may be gone; the reconnect that follows handles it.

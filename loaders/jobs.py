@@ -59,6 +59,8 @@ class RunReport:
     results: list[JobResult] = field(default_factory=list)
     seconds: float = 0.0
     error: str | None = None  # why the run stopped early, if it did
+    # Source tables whose named lock another run held: their files wait for a later run.
+    busy: list[str] = field(default_factory=list)
 
     def by_status(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -79,6 +81,7 @@ class RunReport:
             "rows": totals,
             "seconds": round(self.seconds, 3),
             "error": self.error,
+            "busy": sorted(self.busy),
             "failed": [
                 {"key": r.key, "error": r.error}
                 for r in self.results

@@ -54,11 +54,11 @@ def refuse(
 
         return answer
 
-    def clients(queue_url: str | None) -> tuple[Any, Any, Any]:
-        s3, sqs, secrets = real_clients(queue_url)
+    def clients(*args: Any, **kwargs: Any) -> tuple[Any, ...]:
+        made = real_clients(*args, **kwargs)  # S3 first, whatever else the handler makes
         for operation in operations:
-            s3.meta.events.register(f"before-call.s3.{operation}", forbid(operation))
-        return s3, sqs, secrets
+            made[0].meta.events.register(f"before-call.s3.{operation}", forbid(operation))
+        return made
 
     monkeypatch.setattr(handler, "_clients", clients)
     return refused
