@@ -67,12 +67,14 @@ def _print_latency(latency: dict[str, Any] | None) -> None:
         f"{latency['max_seconds']:.2f} s"
     )
     table = Table(title="end-to-end latency")
-    table.add_column("up to", justify="right")
+    table.add_column("seconds", justify="right")
     table.add_column("changes", justify="right")
     table.add_column("")
     widest = max(b["changes"] for b in latency["histogram"])
     for bucket in latency["histogram"]:
-        bound = "more" if bucket["le"] is None else f"{bucket['le']:g} s"
+        span = (
+            f"> {bucket['gt']:g}" if bucket["le"] is None else f"{bucket['gt']:g}-{bucket['le']:g}"
+        )
         bar = "#" * max(1, round(40 * bucket["changes"] / widest))
-        table.add_row(bound, str(bucket["changes"]), bar)
+        table.add_row(span, str(bucket["changes"]), bar)
     out.print(table)

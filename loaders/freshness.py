@@ -30,7 +30,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Any
+from typing import Any, TypedDict
 
 import orjson
 import pyarrow as pa
@@ -84,7 +84,15 @@ def version_range(columns: Sequence[pa.Array | pa.ChunkedArray]) -> VersionRange
     return VersionRange(bounds["min"].as_py(), median, bounds["max"].as_py())
 
 
-def ledger_versions(columns: Sequence[pa.Array | pa.ChunkedArray]) -> dict[str, int | None]:
+class LedgerVersions(TypedDict):
+    """The ledger row's change-time columns (``ledger.LedgerRow``)."""
+
+    version_oldest_us: int | None
+    version_median_us: int | None
+    version_newest_us: int | None
+
+
+def ledger_versions(columns: Sequence[pa.Array | pa.ChunkedArray]) -> LedgerVersions:
     """``version_range`` as the ledger row's columns (all None when the file held no change)."""
     found = version_range(columns)
     return {

@@ -36,7 +36,8 @@ class LatencyDistribution:
     p90_seconds: float
     p99_seconds: float
     max_seconds: float
-    histogram: list[dict[str, Any]] = field(default_factory=list)  # [{"le", "changes"}]
+    # Changes per bucket: more than "gt" seconds, at most "le" (None: no upper bound).
+    histogram: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -50,7 +51,8 @@ def distribution(latencies: np.ndarray, files: int) -> LatencyDistribution | Non
     counts = [0] * (len(BUCKETS) + 1)
     for value in latencies.tolist():
         counts[bisect.bisect_left(BUCKETS, value)] += 1
-    labels: list[float | None] = [*BUCKETS, None]  # None: above the last bound
+    lows: list[float] = [0, *BUCKETS]
+    highs: list[float | None] = [*BUCKETS, None]  # None: above the last bound
     return LatencyDistribution(
         changes=int(latencies.size),
         files=files,
@@ -58,7 +60,11 @@ def distribution(latencies: np.ndarray, files: int) -> LatencyDistribution | Non
         p90_seconds=round(p90, 3),
         p99_seconds=round(p99, 3),
         max_seconds=round(float(latencies.max()), 3),
-        histogram=[{"le": le, "changes": n} for le, n in zip(labels, counts, strict=True) if n],
+        histogram=[
+            {"gt": gt, "le": le, "changes": n}
+            for gt, le, n in zip(lows, highs, counts, strict=True)
+            if n
+        ],
     )
 
 

@@ -19,7 +19,8 @@ def test_percentiles_are_measured_values_and_buckets_count_each_change() -> None
         5.0, 9.0, 9.9, 10.0
     )  # fmt: skip
     assert sum(b["changes"] for b in found.histogram) == 100 == found.changes
-    assert found.histogram[0] == {"le": 0.25, "changes": 2}
+    assert found.histogram[0] == {"gt": 0, "le": 0.25, "changes": 2}
+    assert found.histogram[-1] == {"gt": 7.5, "le": 10, "changes": 25}
     assert distribution(np.array([]), files=0) is None
 
 
