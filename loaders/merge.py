@@ -7,6 +7,10 @@ value a mapped column refused (``loaders.columns``) out to quarantine, then merg
 over the stage in key order (so the target's B-tree is swept once), after one
 query that counts, per file and op, the rows those statements will win. Each
 statement's own count of changed rows must agree with it, or nothing commits.
+A table without mapped columns has its items checked as JSON only once, by its
+overflow column in the merge: when that check refuses one, the round's merge is
+rolled back to a savepoint, the items that are not JSON go to quarantine, and the
+rest merge again.
 """
 
 from __future__ import annotations
@@ -160,7 +164,7 @@ def merge_chunk(
         try:
             _merge_staged(conn, cur, t, rows, out)
         except pymysql.err.Error as e:
-            if not is_check_failed(e):
+            if not is_check_failed(e) or sql.stage_checks_item(t):
                 raise
             # The overflow column refused an item the stage did not parse: undo this
             # round's merge, quarantine the items that are not JSON, merge again.
