@@ -102,4 +102,3 @@ def test_an_item_that_is_not_json_is_quarantined_by_the_overflow_check(conn, adm
     assert rejected["key"] == '{"pk":"bad"}' and "not valid JSON" in rejected["_reason"]
     [row] = ledger.ledger_rows(conn, [key])
     assert (row.records_read, row.rows_applied, row.rows_quarantined) == (5, 4, 1)
-
