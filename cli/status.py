@@ -1,4 +1,4 @@
-"""``ddbload status``: lag, backlog, failures and dead letters; exit code 3 on trouble."""
+"""``ddbload status``: freshness, latency, backlog, failures and dead letters; exit 3 on trouble."""
 
 from __future__ import annotations
 
@@ -13,20 +13,27 @@ from cli.options import Json, Local, Stack, open_pipeline
 
 
 def status(local: Local = False, stack: Stack = None, as_json: Json = False) -> None:
-    """Per table: lag, backlog, last load, failures and quarantine (24 h); dead letters.
+    """Per table: MariaDB target, freshness, latency, backlog, last load, failures and
+    quarantine (24 h); dead letters.
 
-    Lag is now minus the newest change committed to MariaDB; backlog the
-    staging objects not loaded yet. Exit code 3 when something needs
-    attention (a failure or quarantine in the last 24 hours, a staging
-    object waiting longer than two schedules plus the Firehose buffer, or
-    messages in the dead-letter queue), so it can run from cron or a check.
+    Freshness is the age of the oldest change not yet committed to MariaDB,
+    0 when nothing is pending (staged objects not loaded yet and, deployed,
+    what Kinesis and Firehose hold); latency is commit time minus change
+    time of the changes committed in the last hour (p50 and max); backlog
+    the staging objects not loaded yet. Exit code 3 when something needs
+    attention (freshness beyond the objective, a failure or quarantine in
+    the last 24 hours, or messages in the dead-letter queue), never because
+    a table is idle, so it can run from cron or a check.
 
     --json prints {"where", "checked_at", "tables": [{"table", "target",
-    "lag_seconds", "newest_change", "backlog_objects", "backlog_bytes",
-    "oldest_pending", "last_load", "failed_24h", "quarantined_files_24h",
-    "quarantined_rows_24h", "attention": [sentences], "needs_attention"}],
-    "dead_letter_messages", "work_queue_messages", "attention",
-    "needs_attention"}.
+    "freshness_seconds", "oldest_pending_change", "latency_p50_seconds",
+    "latency_max_seconds", "newest_change", "backlog_objects",
+    "backlog_bytes", "oldest_pending", "last_load", "failed_24h",
+    "quarantined_files_24h", "quarantined_rows_24h", "attention":
+    [sentences], "needs_attention"}], "dead_letter_messages",
+    "work_queue_messages", "freshness_objective_seconds", "upstream":
+    {"kinesis_iterator_age_seconds", "firehose_freshness_seconds"} or null
+    (local), "attention", "needs_attention"}.
 
     Example:
 
@@ -43,19 +50,38 @@ def status(local: Local = False, stack: Stack = None, as_json: Json = False) -> 
         raise typer.Exit(EXIT_ATTENTION)
 
 
+def _seconds(value: float | None) -> str:
+    """Sub-second precision where latency lives; whole units beyond."""
+    if value is None:
+        return "-"
+    if value == 0:
+        return "0 s"
+    if value < 10:
+        return f"{value:.1f} s"
+    return render.duration(value)
+
+
 def _print_status(health: Any) -> None:
     table = Table(title=f"{health.where} pipeline at {render.short(health.checked_at)} UTC")
     table.add_column("table")
-    table.add_column("lag", justify="right")
+    table.add_column("MariaDB target")
+    table.add_column("freshness", justify="right")
+    table.add_column("latency 1h p50 / max", justify="right")
     table.add_column("backlog", justify="right")
     table.add_column("last load (UTC)")
     table.add_column("failed 24h", justify="right")
     table.add_column("quarantined 24h", justify="right")
     for t in health.tables:
-        lag = "-" if t.lag_seconds is None else render.duration(t.lag_seconds)
+        latency = (
+            "-"
+            if t.latency_p50_seconds is None
+            else f"{_seconds(t.latency_p50_seconds)} / {_seconds(t.latency_max_seconds)}"
+        )
         table.add_row(
             t.table,
-            lag,
+            t.target,
+            _seconds(t.freshness_seconds),
+            latency,
             f"{t.backlog_objects} ({render.size(t.backlog_bytes)})",
             render.short(t.last_load) or "never",
             str(t.failed_24h),
@@ -66,6 +92,13 @@ def _print_status(health: Any) -> None:
     dlq = "-" if health.dead_letter_messages is None else str(health.dead_letter_messages)
     work = "-" if health.work_queue_messages is None else str(health.work_queue_messages)
     out.print(f"work queue: {work} messages; dead-letter queue: {dlq} messages")
+    objective = _seconds(health.freshness_objective_seconds)
+    out.print(f"freshness objective: {objective} (exit 3 beyond it)")
+    if health.upstream is not None:
+        out.print(
+            f"upstream: Kinesis {_seconds(health.upstream['kinesis_iterator_age_seconds'])} "
+            f"behind, Firehose holding {_seconds(health.upstream['firehose_freshness_seconds'])}"
+        )
     problems = health.attention + [f"{t.table}: {a}" for t in health.tables for a in t.attention]
     if problems:
         out.print("needs attention:")

@@ -11,7 +11,9 @@ Returns a JSON-able summary. Stops taking new batches before the time limit.
 Inside Lambda (``AWS_LAMBDA_FUNCTION_NAME`` set by the runtime), a scheduled run also
 prints its summary and one CloudWatch Embedded Metric Format document (namespace
 ``DDBLOAD_METRICS_NAMESPACE``, dimension ``Function``: files loaded, failed,
-quarantined and pending, rows quarantined, run failed), which the stack alarms on.
+quarantined and pending, rows quarantined, run failed), which the stack alarms on,
+then one per table it covered (dimensions ``Function`` and ``Table``, seconds: the
+table's freshness, and the latency of what it committed; ``loaders.freshness``).
 A scheduled run that could not start (bad settings, database unreachable or refusing
 the connection) then raises ``RunFailed``, so Lambda's Errors metric and the
 LoaderErrors alarm count it; its files stay pending for the next tick. Actions (CLI
@@ -35,11 +37,15 @@ from contract.names import (
     METRIC_FILES_LOADED,
     METRIC_FILES_PENDING,
     METRIC_FILES_QUARANTINED,
+    METRIC_FRESHNESS,
+    METRIC_LATENCY_MAX,
+    METRIC_LATENCY_P50,
     METRIC_ROWS_QUARANTINED,
     METRIC_RUN_FAILED,
+    METRIC_TABLE_DIMENSION,
 )
 from contract.names import METRICS_NAMESPACE as DEFAULT_METRICS_NAMESPACE
-from loaders import discovery
+from loaders import discovery, freshness
 from loaders.db import connect
 from loaders.engine import load_keys, load_refs
 from loaders.errors import error_code, is_transient
@@ -68,7 +74,11 @@ def _clients(settings: LoaderSettings) -> tuple[Any, Any]:
 
 
 def run_scheduled(
-    conn: Any, s3: Any, sqs: Any, settings: LoaderSettings, deadline: float | None = None
+    conn: Any,
+    s3: Any,
+    sqs: Any,
+    settings: LoaderSettings,
+    deadline: float | None = None,
 ) -> dict[str, Any]:
     """Drain the queue, sweep recent prefixes, load what is not in the ledger, acknowledge."""
     visibility = settings.visibility_seconds or (
@@ -94,11 +104,37 @@ def run_scheduled(
         "messages": len(messages),
         "acknowledged": acknowledged,
         "swept": len(swept),
+        **_table_figures(conn, s3, settings, report),
     }
 
 
+def _table_figures(
+    conn: Any, s3: Any, settings: LoaderSettings, report: RunReport
+) -> dict[str, Any]:
+    """Freshness and latency of each table this run covered (``loaders.freshness``).
+
+    A run covers every configured table, plus any table it met. Figures that cannot be
+    computed are reported, never raised: the files are settled by then.
+    """
+    covered = set(settings.config.tables) | {r.table for r in report.results if r.table}
+    try:
+        figures = freshness.run_figures(
+            conn, s3, settings.bucket, covered, report, freshness.now_us()
+        )
+    except Exception as e:  # noqa: BLE001 - reported in the summary; the load stands
+        return {
+            "tables": {},
+            "figures_error": f"freshness and latency not computed: {e!r}",
+        }
+    return {"tables": figures}
+
+
 def run_action(
-    conn: Any, s3: Any, settings: LoaderSettings, event: dict[str, Any], deadline: float | None
+    conn: Any,
+    s3: Any,
+    settings: LoaderSettings,
+    event: dict[str, Any],
+    deadline: float | None,
 ) -> RunReport:
     action = event["action"]
     if action == "load":
@@ -152,6 +188,38 @@ def metrics_document(
     }
 
 
+def table_metrics_documents(
+    summary: dict[str, Any], namespace: str, function: str, now_ms: int | None = None
+) -> list[dict[str, Any]]:
+    """One EMF document per table the run covered (dimensions Function and Table, seconds):
+    its freshness, and its end-to-end latency p50 and max when the run committed files."""
+    stamp = int(time.time() * 1000) if now_ms is None else now_ms
+    documents = []
+    for table, figures in sorted((summary.get("tables") or {}).items()):
+        values = {METRIC_FRESHNESS: figures["freshness_seconds"]}
+        if figures.get("latency_p50_seconds") is not None:
+            values[METRIC_LATENCY_P50] = figures["latency_p50_seconds"]
+            values[METRIC_LATENCY_MAX] = figures["latency_max_seconds"]
+        documents.append(
+            {
+                "_aws": {
+                    "Timestamp": stamp,
+                    "CloudWatchMetrics": [
+                        {
+                            "Namespace": namespace,
+                            "Dimensions": [[METRIC_DIMENSION, METRIC_TABLE_DIMENSION]],
+                            "Metrics": [{"Name": name, "Unit": "Seconds"} for name in values],
+                        }
+                    ],
+                },
+                METRIC_DIMENSION: function,
+                METRIC_TABLE_DIMENSION: table,
+                **values,
+            }
+        )
+    return documents
+
+
 def _emit(document: dict[str, Any]) -> None:
     # Lambda sends stdout to CloudWatch Logs line by line; EMF needs the bare JSON object.
     sys.stdout.write(orjson.dumps(document, default=str).decode() + "\n")
@@ -169,7 +237,10 @@ def _run(event: dict[str, Any], context: Any) -> dict[str, Any]:
         conn = connect(settings)
     except Exception as e:  # noqa: BLE001 - reported; files stay pending for a later run
         kind = "unreachable" if is_transient(e) else "error"
-        return {"status": kind, "error": f"cannot connect to MariaDB: {e}; files stay pending."}
+        return {
+            "status": kind,
+            "error": f"cannot connect to MariaDB: {e}; files stay pending.",
+        }
     try:
         if "action" not in event:
             summary = run_scheduled(conn, s3, sqs, settings, deadline)
@@ -219,3 +290,5 @@ def _report(summary: dict[str, Any], function: str) -> None:
     namespace = os.environ.get(names.ENV_METRICS_NAMESPACE) or DEFAULT_METRICS_NAMESPACE
     _emit({"ddbload_run": summary})
     _emit(metrics_document(summary, namespace, function))
+    for document in table_metrics_documents(summary, namespace, function):
+        _emit(document)

@@ -1,11 +1,24 @@
-"""Is the pipeline healthy? (``ddbload status``): per table lag, backlog, last load, failures.
+"""Is the pipeline healthy? (``ddbload status``): per table freshness, latency, backlog, failures.
 
-Reads three places: the S3 staging listing (what exists), the loader's ledger
-in MariaDB (what was loaded, failed or quarantined, and when), and the SQS
-dead-letter queue (work notifications that could not be handled). A table
-``needs_attention`` when it has failures or quarantine in the last 24 hours,
-or a staging object pending for longer than two loader schedules plus the
-Firehose buffer; the dead-letter queue holding messages needs attention too.
+Reads the S3 staging listing (what exists), the loader's ledger in MariaDB (what
+was loaded, failed or quarantined, when, and the change times of each file), the
+SQS dead-letter queue (work notifications that could not be handled) and, for a
+deployed pipeline, CloudWatch (what Kinesis and Firehose still hold).
+
+Two figures per table, defined in ``loaders.freshness``: **freshness**, the age of
+the oldest change not yet committed to MariaDB (0 when nothing is pending), and
+**end-to-end latency** over the last hour, commit time minus change time (p50 and
+max). Pending changes are the staging objects not settled in the ledger (their
+oldest change read from the heads of the earliest few) and, deployed, what the
+stream and the delivery stream hold: their CloudWatch metrics are per stream, so
+that age counts for a table only if it was written while the oldest held record
+waited (nothing of a table nobody wrote to can be in them), besides the table's own
+DynamoDB -> Kinesis replication age.
+
+A table ``needs_attention`` when its freshness exceeds the objective
+(``contract.config.freshness_objective``), never merely because it is idle, or when
+it has failures or quarantine in the last 24 hours; the dead-letter queue holding
+messages needs attention too.
 """
 
 from __future__ import annotations
@@ -14,21 +27,38 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from contract.config import target_name
-from loaders import ledger
+from contract.config import freshness_objective
+from loaders import freshness, ledger
 from loaders.errors import is_missing_table
 from ops import inspection
 from ops.pipeline import Pipeline
 
 WINDOW = timedelta(hours=24)
+LATENCY_WINDOW = timedelta(hours=1)
+# CloudWatch: a stream's figure is its newest data point this recent (none: nothing
+# held); a table counts as written while the oldest held record waited when its write
+# metrics show data in that wait plus this slack (they arrive a few minutes late).
+METRIC_RECENT = timedelta(minutes=5)
+WRITE_SLACK = timedelta(minutes=5)
+_KINESIS_AGE = ("AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", "StreamName")
+_FIREHOSE_FRESHNESS = ("AWS/Firehose", "DeliveryToS3.DataFreshness", "DeliveryStreamName")
+# Per table (AWS/DynamoDB, dimension TableName): writes, TTL deletes (which consume no
+# write capacity), and the age of changes not yet replicated to Kinesis (milliseconds).
+_TABLE_WRITES = ("ConsumedWriteCapacityUnits", "TimeToLiveDeletedItemCount")
+_REPLICATION_AGE = "AgeOfOldestUnreplicatedRecord"
 
 
 @dataclass
 class TableStatus:
     table: str
-    target: str
-    lag_seconds: float | None  # now minus the newest change committed; None: nothing loaded
-    newest_change: str | None
+    target: str  # the MariaDB table it loads into
+    # Age of the oldest change not yet committed to MariaDB; 0 when nothing is pending.
+    freshness_seconds: float
+    oldest_pending_change: str | None  # that change's time, when it is a staged one
+    # Last hour, committed changes: commit time minus change time (None: none committed).
+    latency_p50_seconds: float | None
+    latency_max_seconds: float | None
+    newest_change: str | None  # the newest change committed (over every committed file)
     backlog_objects: int
     backlog_bytes: int
     oldest_pending: str | None  # when the oldest pending object was written
@@ -53,6 +83,9 @@ class PipelineStatus:
     tables: list[TableStatus]
     dead_letter_messages: int | None
     work_queue_messages: int | None
+    freshness_objective_seconds: int = 0
+    # Deployed: what Kinesis and Firehose hold, from CloudWatch; None where not known.
+    upstream: dict[str, float] | None = None
     attention: list[str] = field(default_factory=list)
 
     @property
@@ -66,6 +99,8 @@ class PipelineStatus:
             "tables": [t.to_json() for t in self.tables],
             "dead_letter_messages": self.dead_letter_messages,
             "work_queue_messages": self.work_queue_messages,
+            "freshness_objective_seconds": self.freshness_objective_seconds,
+            "upstream": self.upstream,
             "attention": self.attention,
             "needs_attention": self.needs_attention,
         }
@@ -82,15 +117,15 @@ def _iso(when: datetime | None) -> str | None:
 def status(pipeline: Pipeline, conn: Any, now: datetime | None = None) -> PipelineStatus:
     """The pipeline's health, table by table (``conn``: a connection to its database)."""
     now = now or datetime.now(UTC)
-    settings = pipeline.config.settings
-    # A file may wait for the next schedule and the Firehose buffer before anyone is late.
-    grace = timedelta(
-        minutes=2 * settings["schedule_minutes"], seconds=settings["firehose_buffer_seconds"]
-    )
+    now_us = int(now.timestamp() * 1_000_000)
+    objective = freshness_objective(pipeline.config.settings)
     staged = _staged(pipeline)
     done = _done(conn, [(key, etag) for objs in staged.values() for key, etag, _, _ in objs])
     per_table = _ledger_per_table(conn, now - WINDOW)
+    latency = _latency(conn, now - LATENCY_WINDOW)
     names = sorted(set(pipeline.config.tables) | set(staged) | set(per_table))
+    upstream = _upstream(pipeline, now)
+    held = _held_upstream(pipeline, now, names, upstream)
     tables = []
     for name in names:
         pending = [
@@ -98,11 +133,19 @@ def status(pipeline: Pipeline, conn: Any, now: datetime | None = None) -> Pipeli
         ]
         facts = per_table.get(name, {})
         newest = facts.get("newest_change_us")
-        mapping = pipeline.config.tables.get(name)
+        oldest = freshness.pending_oldest_us(
+            pipeline.client("s3"),
+            pipeline.bucket,
+            [k for k, _, _ in sorted(pending, key=lambda p: (p[2], p[0]))],
+        )
+        found = latency.get(name)
         t = TableStatus(
             table=name,
-            target=mapping.target if mapping else target_name(name),
-            lag_seconds=round((now.timestamp() - newest / 1e6), 3) if newest else None,
+            target=pipeline.config.target_of(name),
+            freshness_seconds=freshness.freshness_seconds(now_us, [oldest], held.get(name, 0.0)),
+            oldest_pending_change=inspection.iso_us(oldest),
+            latency_p50_seconds=round(found.p50_seconds, 3) if found else None,
+            latency_max_seconds=round(found.max_seconds, 3) if found else None,
             newest_change=inspection.iso_us(newest),
             backlog_objects=len(pending),
             backlog_bytes=sum(size for _, size, _ in pending),
@@ -119,8 +162,10 @@ def status(pipeline: Pipeline, conn: Any, now: datetime | None = None) -> Pipeli
                 f"{t.quarantined_files_24h} files and {t.quarantined_rows_24h} rows quarantined "
                 "in the last 24 hours"
             )
-        if pending and now - min(w for _, _, w in pending) > grace:
-            t.attention.append(f"{len(pending)} staging objects waiting longer than {grace}")
+        if t.freshness_seconds > objective:
+            t.attention.append(
+                f"freshness {round(t.freshness_seconds)} s exceeds the objective of {objective} s"
+            )
         tables.append(t)
     result = PipelineStatus(
         where=pipeline.where,
@@ -128,6 +173,8 @@ def status(pipeline: Pipeline, conn: Any, now: datetime | None = None) -> Pipeli
         tables=tables,
         dead_letter_messages=_depth(pipeline, pipeline.dead_letter_queue_url),
         work_queue_messages=_depth(pipeline, pipeline.work_queue_url),
+        freshness_objective_seconds=objective,
+        upstream=upstream,
     )
     if result.dead_letter_messages:
         result.attention.append(
@@ -182,6 +229,105 @@ def _ledger_per_table(conn: Any, since: datetime) -> dict[str, dict[str, Any]]:
         if is_missing_table(e):
             return {}
         raise
+
+
+def _latency(conn: Any, since: datetime) -> dict[str, freshness.Latency]:
+    """Per source table, the latency of files first committed since ``since``."""
+    try:
+        files = ledger.committed_since(conn, since.astimezone(UTC).replace(tzinfo=None))
+    except Exception as e:
+        if is_missing_table(e):
+            return {}
+        raise
+    return freshness.latency_by_table(files)
+
+
+def _query(qid: str, namespace: str, metric: str, dimension: tuple[str, str], stat: str):
+    """One GetMetricData query of a one-dimension metric, by minute."""
+    return {
+        "Id": qid,
+        "MetricStat": {
+            "Metric": {
+                "Namespace": namespace,
+                "MetricName": metric,
+                "Dimensions": [{"Name": dimension[0], "Value": dimension[1]}],
+            },
+            "Period": 60,
+            "Stat": stat,
+        },
+    }
+
+
+def _metric_values(
+    pipeline: Pipeline, queries: list[dict[str, Any]], since: datetime, now: datetime
+) -> dict[str, list[float]]:
+    """Values per query id, newest first (GetMetricData takes 500 queries a call)."""
+    found: dict[str, list[float]] = {}
+    paginator = pipeline.client("cloudwatch").get_paginator("get_metric_data")
+    for first in range(0, len(queries), 500):
+        for page in paginator.paginate(
+            MetricDataQueries=queries[first : first + 500],
+            StartTime=since,
+            EndTime=now,
+            ScanBy="TimestampDescending",
+        ):
+            for result in page["MetricDataResults"]:
+                found.setdefault(result["Id"], []).extend(result.get("Values", []))
+    return found
+
+
+def _upstream(pipeline: Pipeline, now: datetime) -> dict[str, float] | None:
+    """Deployed: the age of the oldest change the stream, and the delivery stream, hold."""
+    if pipeline.local or not (pipeline.kinesis_stream or pipeline.delivery_stream):
+        return None
+    queries = []
+    for qid, (namespace, metric, dimension), name in (
+        ("kinesis", _KINESIS_AGE, pipeline.kinesis_stream),
+        ("firehose", _FIREHOSE_FRESHNESS, pipeline.delivery_stream),
+    ):
+        if name:
+            queries.append(_query(qid, namespace, metric, (dimension, name), "Maximum"))
+    values = _metric_values(pipeline, queries, now - METRIC_RECENT, now)
+    return {
+        "kinesis_iterator_age_seconds": round((values.get("kinesis") or [0.0])[0] / 1000, 3),
+        "firehose_freshness_seconds": round((values.get("firehose") or [0.0])[0], 3),
+    }
+
+
+def _held_upstream(
+    pipeline: Pipeline, now: datetime, tables: list[str], upstream: dict[str, float] | None
+) -> dict[str, float]:
+    """Per table, the age of its changes that may still be upstream of S3.
+
+    The stream's figures are per stream: they count for a table written while the
+    oldest held record waited (nothing of a table nobody wrote to can be held). The
+    table's own DynamoDB -> Kinesis replication age counts in any case.
+    """
+    if upstream is None or not tables:
+        return {}
+    age = max(upstream.values())
+    replication = _metric_values(
+        pipeline,
+        [_query(f"r{i}", "AWS/DynamoDB", _REPLICATION_AGE, ("TableName", t), "Maximum")
+         for i, t in enumerate(tables)],
+        now - METRIC_RECENT,
+        now,
+    )  # fmt: skip
+    writes: dict[str, list[float]] = {}
+    if age > 0:
+        writes = _metric_values(
+            pipeline,
+            [_query(f"w{i}_{j}", "AWS/DynamoDB", metric, ("TableName", t), "Sum")
+             for i, t in enumerate(tables) for j, metric in enumerate(_TABLE_WRITES)],
+            now - timedelta(seconds=age) - WRITE_SLACK,
+            now,
+        )  # fmt: skip
+    held = {}
+    for i, table in enumerate(tables):
+        behind = (replication.get(f"r{i}") or [0.0])[0] / 1000
+        written = any(sum(writes.get(f"w{i}_{j}", [])) > 0 for j in range(len(_TABLE_WRITES)))
+        held[table] = max(behind, age if written else 0.0)
+    return held
 
 
 def _depth(pipeline: Pipeline, url: str | None) -> int | None:

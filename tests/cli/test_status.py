@@ -1,4 +1,4 @@
-"""`ddbload status`: per-table lag, backlog and last load; exit code 3 when something needs attention."""
+"""`ddbload status`: per-table freshness, latency, target, backlog; exit code 3 when something needs attention."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from localmode import aws
+from ops.inspection import iso_us
 from tests.cli.conftest import change, put_staging
 
 
-def test_status_reports_backlog_last_load_and_lag(runner: CliRunner, local_stack) -> None:
-    # GIVEN one file loaded (newest change 90 s ago) and one still pending
+def test_status_reports_freshness_latency_backlog_and_target(runner: CliRunner, local_stack):
+    # GIVEN one file loaded (changes 200 and 90 s old) and one still pending (30 s old)
     now_us = int(time.time() * 1e6)  # at test time, not import time: collection can be slow
     loaded = put_staging(
         local_stack,
@@ -22,27 +23,68 @@ def test_status_reports_backlog_last_load_and_lag(runner: CliRunner, local_stack
     )
     result = runner.invoke(app, ["reload", "--local", "--prefix", loaded, "--yes"])
     assert result.exit_code == 0, result.output
-    pending = put_staging(local_stack, "table=customers/2025/06/15/16/two.gz", [change("c", 1)])
+    waiting = now_us - 30_000_000
+    pending = put_staging(
+        local_stack, "table=customers/2025/06/15/16/two.gz", [change("c", waiting)]
+    )
     size = aws.client("s3", local_stack.endpoint).head_object(
         Bucket=local_stack.bucket, Key=pending
     )["ContentLength"]
     # WHEN asking for the status
     result = runner.invoke(app, ["status", "--local", "--json"])
-    # THEN the customers table shows one pending object, its last load and its lag
+    # THEN customers shows the pending change as its freshness, the loaded file's
+    # latency (its changes waited at least 90 and 200 s), its backlog and last load
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     tables = {t["table"]: t for t in doc["tables"]}
     customers = tables["customers"]
+    assert customers["oldest_pending_change"] == iso_us(waiting)
+    assert customers["freshness_seconds"] >= 30
+    assert customers["latency_p50_seconds"] >= 200 and customers["latency_max_seconds"] >= 200
+    assert customers["newest_change"] == iso_us(now_us - 90_000_000)
     assert (customers["backlog_objects"], customers["backlog_bytes"]) == (1, size)
     assert customers["last_load"] is not None and customers["failed_24h"] == 0
-    assert 90 <= customers["lag_seconds"] < 90 + 120
     assert customers["needs_attention"] is False
-    # a configured table with nothing staged is listed, idle
-    assert tables["orders"]["backlog_objects"] == 0 and tables["orders"]["last_load"] is None
+    # a configured table with nothing staged is listed, idle: fresh, no latency
+    orders = tables["orders"]
+    assert (orders["freshness_seconds"], orders["latency_p50_seconds"]) == (0, None)
+    assert orders["backlog_objects"] == 0 and orders["last_load"] is None
     assert doc["dead_letter_messages"] == 0 and doc["needs_attention"] is False
-    # AND the table view says all is well
-    text = runner.invoke(app, ["status", "--local"])
+    assert doc["freshness_objective_seconds"] == 1050 and doc["upstream"] is None
+    # AND the table view names each table's MariaDB target and says all is well
+    text = runner.invoke(app, ["status", "--local"], env={"COLUMNS": "200"})
     assert text.exit_code == 0 and "all good" in text.stdout
+    assert "MariaDB target" in text.stdout and "freshness objective: 17 min" in text.stdout
+
+
+def test_status_exits_3_when_freshness_exceeds_the_objective_not_when_idle(
+    runner: CliRunner, local_stack
+) -> None:
+    # GIVEN a table loaded two days ago and idle since
+    now_us = int(time.time() * 1e6)
+    old = put_staging(
+        local_stack, "table=customers/2025/06/13/15/old.gz",
+        [change("a", now_us - 2 * 86_400_000_000)],
+    )  # fmt: skip
+    assert runner.invoke(app, ["reload", "--local", "--prefix", old, "--yes"]).exit_code == 0
+    # WHEN asking for the status, THEN all is well: idle is not stale
+    idle = runner.invoke(app, ["status", "--local", "--json"])
+    assert idle.exit_code == 0, idle.output
+    assert {t["table"]: t["freshness_seconds"] for t in json.loads(idle.stdout)["tables"]} == {
+        "customers": 0, "orders": 0
+    }  # fmt: skip
+    # GIVEN then a change two hours old still pending
+    put_staging(
+        local_stack, "table=customers/2025/06/15/16/late.gz",
+        [change("b", now_us - 7_200_000_000)],
+    )  # fmt: skip
+    # WHEN asking again, THEN exit 3, and the table says why
+    stale = runner.invoke(app, ["status", "--local", "--json"])
+    assert stale.exit_code == 3, stale.output
+    customers = next(t for t in json.loads(stale.stdout)["tables"] if t["table"] == "customers")
+    assert customers["freshness_seconds"] >= 7200 and customers["needs_attention"]
+    (reason,) = customers["attention"]
+    assert reason.startswith("freshness ") and reason.endswith("exceeds the objective of 1050 s")
 
 
 def test_status_exits_3_on_quarantine_and_dead_letters(runner: CliRunner, local_stack) -> None:
