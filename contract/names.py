@@ -44,8 +44,7 @@ OUTPUT_ERROR_PREFIX = "ErrorPrefix"
 OUTPUT_QUARANTINE_PREFIX = "QuarantinePrefix"
 OUTPUT_LOADER_FUNCTION = "LoaderFunctionName"
 OUTPUT_TRANSFORM_FUNCTION = "TransformFunctionName"
-OUTPUT_WORK_QUEUE_URL = "WorkQueueUrl"
-OUTPUT_DEAD_LETTER_QUEUE_URL = "DeadLetterQueueUrl"
+# Each loader lane's queues and schedule: one output per lane (contract.lanes.output_name).
 OUTPUT_DB_SECRET = "DatabaseSecretArn"
 OUTPUT_CONFIG = "PipelineConfig"
 
@@ -68,3 +67,5 @@ METRIC_TABLE_DIMENSION = "Table"
 METRIC_FRESHNESS = "FreshnessSeconds"
 METRIC_LATENCY_P50 = "LatencyP50Seconds"
 METRIC_LATENCY_MAX = "LatencyMaxSeconds"
+# Tables a run found locked by another run (left for later, not failed).
+METRIC_TABLES_BUSY = "TablesBusy"

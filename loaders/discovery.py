@@ -1,9 +1,11 @@
 """Work discovery: the S3-event SQS queue, plus a sweep of recent hour prefixes.
 
-S3 ObjectCreated notifications on the staging prefix feed the work queue
-(with a dead-letter queue). Each scheduled run drains it, then lists the
-current and last few hour prefixes of every table and compares them with the
-ledger, so a lost or late message never loses a file. Firehose names objects by
+S3 ObjectCreated notifications on each configured table's staging folder feed
+that table's work queue (with a dead-letter queue; ``contract.lanes``). Each
+scheduled run of a lane drains its queue, then lists the current and last few
+hour prefixes of its table (the default lane: of every unconfigured table, further
+back, as no queue feeds it) and compares them with the ledger, so a lost or late
+message never loses a file. Firehose names objects by
 arrival hour, so a late *record* still lands in a recent prefix. A message is
 deleted only when every object it names is settled (loaded, quarantined,
 already in the ledger, or gone); otherwise it returns after its visibility
@@ -122,15 +124,40 @@ def _list(s3: Any, bucket: str, prefix: str, delimiter: str | None = None) -> li
     return out
 
 
-def sweep(
-    s3: Any, bucket: str, staging_prefix: str, hours: int, now: datetime | None = None
-) -> list[ObjectRef]:
-    """Every object in the last ``hours`` hour prefixes of every table (current hour included)."""
-    now = now or datetime.now(UTC)
+def table_folders(s3: Any, bucket: str, staging_prefix: str) -> dict[str, str]:
+    """Source table -> its folder, for every table with staging objects."""
     root = staging_prefix.strip("/") + "/"
+    marker = f"{layout.PARTITION_KEY}="
+    folders = {}
+    for entry in _list(s3, bucket, root, "/"):
+        name = entry["Prefix"][len(root) :].rstrip("/")
+        if name.startswith(marker):
+            folders[name[len(marker) :]] = entry["Prefix"]
+    return folders
+
+
+def sweep(
+    s3: Any,
+    bucket: str,
+    staging_prefix: str,
+    hours: int,
+    now: datetime | None = None,
+    *,
+    tables: list[str] | None = None,
+    exclude: frozenset[str] = frozenset(),
+) -> list[ObjectRef]:
+    """Every object in the last ``hours`` hour prefixes (current hour included) of every
+    table, or of ``tables`` only (a lane's), leaving out the tables in ``exclude``."""
+    now = now or datetime.now(UTC)
+    if tables is None:
+        folders = table_folders(s3, bucket, staging_prefix)
+    else:
+        folders = {t: layout.table_prefix(staging_prefix, t) for t in tables}
     refs = []
-    for table in _list(s3, bucket, root, "/"):
-        for prefix in hour_prefixes(staging_prefix, table["Prefix"], hours, now):
+    for table, folder in sorted(folders.items()):
+        if table in exclude:
+            continue
+        for prefix in hour_prefixes(staging_prefix, folder, hours, now):
             refs += [
                 ObjectRef(o["Key"], o["ETag"].strip('"'), int(o.get("Size", 0)))
                 for o in _list(s3, bucket, prefix)

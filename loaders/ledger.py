@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from contract.config import SYSTEM_PREFIX
 from loaders.sql import LEDGER, quote
 
 LOADED, QUARANTINED, FAILED = "loaded", "quarantined", "failed"
@@ -293,3 +294,75 @@ def record(conn: Any, row: LedgerRow) -> None:
                 committed,
             ],
         )
+
+
+# The last run of each lane (contract.lanes), for ``ddbload status``: one row per lane,
+# replaced at the end of every lane run that reached the database.
+LANE_RUNS = f"{SYSTEM_PREFIX}lanes"
+_LANES_TABLE = quote(LANE_RUNS)
+_LANE_COLUMNS = (
+    "lane, started_at, finished_at, outcome, files_loaded, files_pending, files_failed, "
+    "busy_tables, error"
+)
+LANES_DDL = f"""CREATE TABLE IF NOT EXISTS {_LANES_TABLE} (
+  lane VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  started_at DATETIME(6) NOT NULL,
+  finished_at DATETIME(6) NOT NULL,
+  outcome VARCHAR(16) CHARACTER SET ascii NOT NULL,
+  files_loaded INT NOT NULL DEFAULT 0,
+  files_pending INT NOT NULL DEFAULT 0,
+  files_failed INT NOT NULL DEFAULT 0,
+  busy_tables TEXT NULL,
+  error TEXT NULL,
+  PRIMARY KEY (lane)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"""
+
+
+@dataclass
+class LaneRun:
+    """How a lane's last run ended: ``ok``, ``busy`` (its table was locked by another
+    run) or ``incomplete`` (files failed or wait for a retry; ``error`` says why)."""
+
+    lane: str
+    started_at: datetime
+    finished_at: datetime
+    outcome: str
+    files_loaded: int
+    files_pending: int
+    files_failed: int
+    busy_tables: str | None
+    error: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        for k in ("started_at", "finished_at"):
+            out[k] = out[k].isoformat() if out[k] else None
+        return out
+
+
+def record_lane_run(conn: Any, run: LaneRun) -> None:
+    """Replace the lane's last-run row (autocommit or not: the caller commits)."""
+    with conn.cursor() as cur:
+        cur.execute(LANES_DDL)
+        cur.execute(
+            f"REPLACE INTO {_LANES_TABLE} ({_LANE_COLUMNS}) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                run.lane,
+                run.started_at,
+                run.finished_at,
+                run.outcome,
+                run.files_loaded,
+                run.files_pending,
+                run.files_failed,
+                run.busy_tables,
+                run.error,
+            ],
+        )
+
+
+def lane_runs(conn: Any) -> dict[str, LaneRun]:
+    """The last run of every lane that has run, by lane (empty before the first)."""
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT {_LANE_COLUMNS} FROM {_LANES_TABLE}")
+        return {row[0]: LaneRun(*row) for row in cur.fetchall()}

@@ -41,6 +41,9 @@ class LoaderSettings:
     mariadb_url: str | None = None
     # How many hour prefixes back the sweep lists (the current hour included).
     sweep_hours: int = 3
+    # The default lane (unconfigured tables) has no work queue, only its sweep: it
+    # looks this far back, so a day of its runs can fail before a file needs a reload.
+    default_lane_sweep_hours: int = 24
     # One transaction merges at most this many files / compressed bytes of one table.
     batch_max_files: int = 32
     batch_max_bytes: int = 64 * 1024 * 1024

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import partial
 
 from localmode import aws, resources, server
-from ops.pipeline import OperatorError, Pipeline
+from ops.pipeline import Lane, OperatorError, Pipeline
 
 
 def from_local(state_path: str | None = None) -> Pipeline:
@@ -30,8 +30,14 @@ def from_local(state_path: str | None = None) -> Pipeline:
         config=res.config,
         db_secret=res.db_secret_arn,
         loader_function=resources.LOADER_FUNCTION,
-        work_queue_url=res.work_queue_url,
-        dead_letter_queue_url=res.dead_letter_queue_url,
+        lanes=tuple(
+            Lane(
+                lane,
+                res.work_queue_url(lane),
+                res.lanes.get(lane, {}).get("dead_letter_queue_url"),
+            )
+            for lane in res.lane_names()
+        ),
         region=res.region,
         local=True,
         db_tls=res.db_tls,

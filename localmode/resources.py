@@ -3,9 +3,10 @@
 Same shape as the deployed stack: one DynamoDB table per configured source
 (key schema from the config, stream with NEW_AND_OLD_IMAGES so the local
 stream driver can stand in for the Kinesis destination), the Kinesis change
-stream, the S3 staging bucket with an ObjectCreated notification on the
-staging prefix to the SQS work queue (moto delivers it), the work queue and its
-dead-letter queue, and a Secrets Manager secret holding the MariaDB credentials
+stream, the S3 staging bucket, a loader lane per configured table
+(``contract.lanes``: its SQS work queue and dead-letter queue, fed by an
+ObjectCreated notification filtered to the table's staging folder, which moto
+delivers; the default lane has none), and a Secrets Manager secret holding the MariaDB credentials
 in the RDS secret shape: server, user and password from ``MARIADB_URL`` (else
 root@127.0.0.1:3306), the database from the config or ``--database``, never from
 the URL. ``lambda_environment`` is what the deployed stack would put in the
@@ -21,6 +22,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from contract import lanes, layout
 from contract import names as env_names
 from contract.config import PipelineConfig, load_cdk_json, parse_config
 from loaders.settings import MariaDBServer, mariadb_server
@@ -30,8 +32,8 @@ from localmode.aws import ACCOUNT_ID, FAKE_CREDENTIALS, REGION, Clients
 KINESIS_STREAM = "ddbload-changes"
 KINESIS_SHARDS = 2
 BUCKET = "ddbload-staging-local"
+# Each lane's queues: WORK_QUEUE-<lane id> and its -dlq.
 WORK_QUEUE = "ddbload-work"
-DEAD_LETTER_QUEUE = "ddbload-work-dlq"
 SECRET_NAME = "ddbload/local/mariadb"
 # Names of things moto cannot run (Firehose, the two Lambdas, the schedule);
 # the local drivers use them where AWS would put an ARN in an event.
@@ -57,8 +59,8 @@ class LocalResources:
     staging_prefix: str
     error_prefix: str
     quarantine_prefix: str
-    work_queue_url: str
-    dead_letter_queue_url: str
+    # Configured table -> {"work_queue_url", "dead_letter_queue_url"} of its lane.
+    lanes: dict[str, dict[str, str]]
     db_secret_arn: str
     database: str
     # TLS to MariaDB from MARIADB_URL (None: by the host), given to the loader as the
@@ -82,6 +84,14 @@ class LocalResources:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def lane_names(self) -> list[str]:
+        """Every lane of the stack: the configured tables, then the default lane."""
+        return lanes.lanes(self.config)
+
+    def work_queue_url(self, lane: str) -> str | None:
+        """The lane's work queue (None for the default lane, which only sweeps)."""
+        return self.lanes.get(lane, {}).get("work_queue_url")
 
 
 def mariadb_credentials(
@@ -200,36 +210,37 @@ def create(
     summary = aws.kinesis.describe_stream_summary(StreamName=kinesis_stream)
     stream_arn = summary["StreamDescriptionSummary"]["StreamARN"]
 
-    dlq_url, dlq_arn = _ensure_queue(aws, DEAD_LETTER_QUEUE + suffix, {})
-    work_url, work_arn = _ensure_queue(
-        aws,
-        WORK_QUEUE + suffix,
-        {
-            "VisibilityTimeout": str(settings["loader_timeout_seconds"] + 60),
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"}),
-        },
-    )
+    lane_queues: dict[str, dict[str, str]] = {}
+    notifications = []
+    for table in sorted(config.tables):
+        name = f"{WORK_QUEUE}-{lanes.resource_id(table)}{suffix}"
+        dlq_url, dlq_arn = _ensure_queue(aws, f"{name}-dlq", {})
+        work_url, work_arn = _ensure_queue(
+            aws,
+            name,
+            {
+                "VisibilityTimeout": str(settings["loader_timeout_seconds"] + 60),
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"}
+                ),
+            },
+        )
+        lane_queues[table] = {"work_queue_url": work_url, "dead_letter_queue_url": dlq_url}
+        prefix = layout.table_prefix(settings["staging_prefix"], table)
+        notifications.append(
+            {
+                "QueueArn": work_arn,
+                "Events": ["s3:ObjectCreated:*"],
+                "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}},
+            }
+        )
 
     aws.s3.create_bucket(Bucket=bucket)
     aws.s3.put_bucket_notification_configuration(
-        Bucket=bucket,
-        NotificationConfiguration={
-            "QueueConfigurations": [
-                {
-                    "QueueArn": work_arn,
-                    "Events": ["s3:ObjectCreated:*"],
-                    "Filter": {
-                        "Key": {
-                            "FilterRules": [
-                                {"Name": "prefix", "Value": settings["staging_prefix"] + "/"}
-                            ]
-                        }
-                    },
-                }
-            ]
-        },
+        Bucket=bucket, NotificationConfiguration={"QueueConfigurations": notifications}
     )
-    _drain_test_event(aws, work_url)
+    for queues in lane_queues.values():
+        _drain_test_event(aws, queues["work_queue_url"])
 
     dbname = database or config.database.name
     server = mariadb_server(mariadb_url)
@@ -246,8 +257,7 @@ def create(
         staging_prefix=settings["staging_prefix"],
         error_prefix=settings["error_prefix"],
         quarantine_prefix=settings["quarantine_prefix"],
-        work_queue_url=work_url,
-        dead_letter_queue_url=dlq_url,
+        lanes=lane_queues,
         db_secret_arn=secret_arn,
         database=dbname,
         db_tls=server.tls,
@@ -282,11 +292,18 @@ def load(state_path: str | os.PathLike[str] | None = None) -> LocalResources:
         raise LocalModeError(
             "the local stack has no resources yet; start it with `ddbload local up`."
         )
+    if "lanes" not in doc:
+        raise LocalModeError(
+            "the local stack was made before loader lanes; `ddbload local up` makes it again."
+        )
     return LocalResources(**doc)
 
 
 def lambda_environment(resources: LocalResources) -> dict[str, str]:
-    """The environment the deployed stack gives the Lambda functions, pointed at moto."""
+    """The environment the deployed stack gives the Lambda functions, pointed at moto.
+
+    No work queue: as deployed, each lane's run gets its queue in its schedule's event.
+    """
     return {
         env_names.ENV_CONFIG: resources.config_json,
         env_names.ENV_BUCKET: resources.bucket,
@@ -297,7 +314,6 @@ def lambda_environment(resources: LocalResources) -> dict[str, str]:
         # Set even when empty: the loader must not pick up the operator's shell settings.
         env_names.ENV_DB_TLS: resources.db_tls or "",
         env_names.ENV_DB_CA_BUNDLE: resources.db_ca_bundle or "",
-        env_names.ENV_WORK_QUEUE_URL: resources.work_queue_url,
         env_names.ENV_AWS_ENDPOINT: resources.endpoint,
         "AWS_REGION": resources.region,
         "AWS_DEFAULT_REGION": resources.region,
@@ -312,8 +328,11 @@ def describe(resources: LocalResources) -> list[tuple[str, str]]:
     rows += [
         ("Kinesis stream", f"{resources.kinesis_stream} ({KINESIS_SHARDS} shards)"),
         ("S3 staging bucket", f"s3://{resources.bucket}/{resources.staging_prefix}/"),
-        ("SQS work queue", resources.work_queue_url),
-        ("SQS dead-letter queue", resources.dead_letter_queue_url),
+        *(
+            ("loader lane (SQS work queue + dead-letter queue)", f"{lane}: {q['work_queue_url']}")
+            for lane, q in sorted(resources.lanes.items())
+        ),
+        ("loader lane (sweep only)", lanes.title(lanes.DEFAULT_LANE)),
         ("Secrets Manager secret", f"{SECRET_NAME} (MariaDB database {resources.database})"),
     ]
     return rows

@@ -3,13 +3,15 @@
 Every operator function (inspect, reload, status, verify, backfill) takes a
 ``Pipeline``. A deployed pipeline is found here, by its CloudFormation stack
 name (``from_stack``): the outputs named in ``contract.names`` give the
-bucket, prefixes, loader function, queues, secret and validated config. The
+bucket, prefixes, loader function, secret and validated config, and one output
+per loader lane its queues (``contract.lanes``). The
 local stack is reached by ``localmode.pipeline.from_local``, which hands in a
 client factory pointed at the moto server; this module knows nothing of it.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +19,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from contract import layout, names
+from contract import lanes, layout, names
 from contract.config import PipelineConfig, from_json
 
 
@@ -37,6 +39,16 @@ _REQUIRED_OUTPUTS = (
 
 
 @dataclass(frozen=True)
+class Lane:
+    """One loader lane: a configured table or the default lane, and its SQS queues (none
+    for the default lane)."""
+
+    name: str
+    work_queue_url: str | None = None
+    dead_letter_queue_url: str | None = None
+
+
+@dataclass(frozen=True)
 class Pipeline:
     """One ddbload pipeline as the CLI sees it."""
 
@@ -48,8 +60,8 @@ class Pipeline:
     config: PipelineConfig
     db_secret: str | None = None
     loader_function: str | None = None
-    work_queue_url: str | None = None
-    dead_letter_queue_url: str | None = None
+    # The loader's lanes (contract.lanes), each with its queues; () where unknown.
+    lanes: tuple[Lane, ...] = ()
     region: str | None = None
     # Local: the loader engine runs in this process instead of the deployed function.
     local: bool = False
@@ -91,7 +103,6 @@ class Pipeline:
             error_prefix=self.error_prefix.strip("/"),
             quarantine_prefix=self.quarantine_prefix.strip("/"),
             db_secret=self.db_secret,
-            work_queue_url=self.work_queue_url,
             db_tls=self.db_tls,
             db_ca_bundle=self.db_ca_bundle,
         )
@@ -166,13 +177,30 @@ def from_stack(name: str, region: str | None = None) -> Pipeline:
         config=from_json(outputs[names.OUTPUT_CONFIG]),
         db_secret=outputs.get(names.OUTPUT_DB_SECRET),
         loader_function=outputs.get(names.OUTPUT_LOADER_FUNCTION),
-        work_queue_url=outputs.get(names.OUTPUT_WORK_QUEUE_URL),
-        dead_letter_queue_url=outputs.get(names.OUTPUT_DEAD_LETTER_QUEUE_URL),
+        lanes=_lanes(outputs),
         kinesis_stream=streams.get(_KINESIS_STREAM),
         delivery_stream=streams.get(_DELIVERY_STREAM),
         region=cfn.meta.region_name,
         _clients={"_session": session},
     )
+
+
+def _lanes(outputs: dict[str, str]) -> tuple[Lane, ...]:
+    """The lanes the stack describes, one output each (``contract.lanes.output_name``)."""
+    found = []
+    for key, value in sorted(outputs.items()):
+        if not key.startswith(lanes.OUTPUT_LANE_PREFIX):
+            continue
+        try:
+            doc = json.loads(value)
+            found.append(
+                Lane(doc["lane"], doc.get("work_queue_url"), doc.get("dead_letter_queue_url"))
+            )
+        except (ValueError, KeyError, TypeError):
+            raise OperatorError(
+                f"The stack output {key} is not a ddbload lane description; deploy again."
+            ) from None
+    return tuple(found)
 
 
 _KINESIS_STREAM = "AWS::Kinesis::Stream"

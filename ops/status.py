@@ -1,9 +1,10 @@
 """Is the pipeline healthy? (``ddbload status``): per table freshness, latency, backlog, failures.
 
 Reads the S3 staging listing (what exists), the loader's ledger in MariaDB (what
-was loaded, failed or quarantined, when, and the change times of each file), the
-SQS dead-letter queue (work notifications that could not be handled) and, for a
-deployed pipeline, CloudWatch (what Kinesis and Firehose still hold).
+was loaded, failed or quarantined, when, the change times of each file, and how
+each lane's last run ended), each lane's SQS queues (work waiting, notifications
+that could not be handled) and, for a deployed pipeline, CloudWatch (what Kinesis
+and Firehose still hold).
 
 Two figures per table, defined in ``loaders.freshness``: **freshness**, the age of
 the oldest change not yet committed to MariaDB (0 when nothing is pending), and
@@ -17,8 +18,9 @@ DynamoDB -> Kinesis replication age.
 
 A table ``needs_attention`` when its freshness exceeds the objective
 (``contract.config.freshness_objective``), never merely because it is idle, or when
-it has failures or quarantine in the last 24 hours; the dead-letter queue holding
-messages needs attention too.
+it has failures or quarantine in the last 24 hours; a lane when its dead-letter
+queue holds messages, its last run left files failed, or it has not run for three
+periods.
 """
 
 from __future__ import annotations
@@ -27,11 +29,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from contract import lanes
 from contract.config import freshness_objective
 from loaders import freshness, ledger
 from loaders.errors import is_missing_table
 from ops import inspection
-from ops.pipeline import Pipeline
+from ops.pipeline import Lane, Pipeline
 
 WINDOW = timedelta(hours=24)
 LATENCY_WINDOW = timedelta(hours=1)
@@ -67,6 +70,36 @@ class TableStatus:
     quarantined_files_24h: int
     quarantined_rows_24h: int
     attention: list[str] = field(default_factory=list)
+    lane: str = ""  # the loader lane that loads it (contract.lanes)
+
+    @property
+    def needs_attention(self) -> bool:
+        return bool(self.attention)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "needs_attention": self.needs_attention}
+
+
+@dataclass
+class LaneStatus:
+    """One loader lane: what waits for it, and how its last run ended (``busy``: another
+    run held a table's lock; ``failed``: files failed or the run stopped early)."""
+
+    lane: str
+    tables: list[str]
+    backlog_objects: int
+    backlog_bytes: int
+    work_queue_messages: int | None  # None: the lane has no queue (the default lane)
+    dead_letter_messages: int | None
+    last_run_started: str | None
+    last_run: str | None  # when its last run ended; None: no run reached the database yet
+    last_outcome: str | None  # ok | busy | incomplete
+    busy: bool
+    failed: bool
+    last_error: str | None
+    attention: list[str] = field(default_factory=list)
+    # The greatest freshness of its tables (the age of its oldest change not yet in MariaDB).
+    freshness_seconds: float = 0.0
 
     @property
     def needs_attention(self) -> bool:
@@ -87,16 +120,22 @@ class PipelineStatus:
     # Deployed: what Kinesis and Firehose hold, from CloudWatch; None where not known.
     upstream: dict[str, float] | None = None
     attention: list[str] = field(default_factory=list)
+    lanes: list[LaneStatus] = field(default_factory=list)
 
     @property
     def needs_attention(self) -> bool:
-        return bool(self.attention) or any(t.needs_attention for t in self.tables)
+        return (
+            bool(self.attention)
+            or any(t.needs_attention for t in self.tables)
+            or any(lane.needs_attention for lane in self.lanes)
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
             "where": self.where,
             "checked_at": self.checked_at,
             "tables": [t.to_json() for t in self.tables],
+            "lanes": [lane.to_json() for lane in self.lanes],
             "dead_letter_messages": self.dead_letter_messages,
             "work_queue_messages": self.work_queue_messages,
             "freshness_objective_seconds": self.freshness_objective_seconds,
@@ -167,20 +206,77 @@ def status(pipeline: Pipeline, conn: Any, now: datetime | None = None) -> Pipeli
                 f"freshness {round(t.freshness_seconds)} s exceeds the objective of {objective} s"
             )
         tables.append(t)
+    lane_list = _lanes(pipeline, conn, tables, now)
     result = PipelineStatus(
         where=pipeline.where,
         checked_at=_iso(now) or "",
         tables=tables,
-        dead_letter_messages=_depth(pipeline, pipeline.dead_letter_queue_url),
-        work_queue_messages=_depth(pipeline, pipeline.work_queue_url),
+        dead_letter_messages=_total(lane.dead_letter_messages for lane in lane_list),
+        work_queue_messages=_total(lane.work_queue_messages for lane in lane_list),
+        lanes=lane_list,
         freshness_objective_seconds=objective,
         upstream=upstream,
     )
-    if result.dead_letter_messages:
-        result.attention.append(
-            f"the dead-letter queue holds {result.dead_letter_messages} messages"
-        )
     return result
+
+
+def _lanes(
+    pipeline: Pipeline, conn: Any, tables: list[TableStatus], now: datetime
+) -> list[LaneStatus]:
+    """Each lane's backlog (its tables'), queues and last run, from the lanes table."""
+    runs = _lane_runs(conn)
+    queues = {lane.name: lane for lane in pipeline.lanes}
+    # A lane runs every schedule period: a last run older than a few is a lane stopped.
+    overdue = timedelta(
+        minutes=3 * pipeline.config.settings["schedule_minutes"],
+        seconds=pipeline.config.settings["loader_timeout_seconds"],
+    )
+    out = []
+    for name in lanes.lanes(pipeline.config):
+        mine = [t for t in tables if lanes.lane_of(t.table, pipeline.config) == name]
+        for t in mine:
+            t.lane = name
+        run = runs.get(name)
+        lane_queues = queues.get(name) or Lane(name)
+        lane = LaneStatus(
+            lane=name,
+            tables=[t.table for t in mine],
+            backlog_objects=sum(t.backlog_objects for t in mine),
+            backlog_bytes=sum(t.backlog_bytes for t in mine),
+            work_queue_messages=_depth(pipeline, lane_queues.work_queue_url),
+            dead_letter_messages=_depth(pipeline, lane_queues.dead_letter_queue_url),
+            last_run_started=_iso(run.started_at) if run else None,
+            last_run=_iso(run.finished_at) if run else None,
+            last_outcome=run.outcome if run else None,
+            busy=bool(run and run.outcome == "busy"),
+            failed=bool(run and run.outcome == "incomplete" and (run.files_failed or run.error)),
+            last_error=run.error if run else None,
+            freshness_seconds=max((t.freshness_seconds for t in mine), default=0.0),
+        )
+        if lane.dead_letter_messages:
+            lane.attention.append(
+                f"its dead-letter queue holds {lane.dead_letter_messages} messages"
+            )
+        if lane.failed:
+            lane.attention.append(f"its last run did not finish its files: {lane.last_error}")
+        if run and now - run.finished_at.replace(tzinfo=UTC) > overdue:
+            lane.attention.append(f"no run since {lane.last_run} (one is due every period)")
+        out.append(lane)
+    return out
+
+
+def _lane_runs(conn: Any) -> dict[str, ledger.LaneRun]:
+    try:
+        return ledger.lane_runs(conn)
+    except Exception as e:
+        if is_missing_table(e):
+            return {}
+        raise
+
+
+def _total(values: Any) -> int | None:
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
 
 
 def pipeline_status(pipeline: Pipeline) -> PipelineStatus:

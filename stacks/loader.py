@@ -1,15 +1,27 @@
-"""The scheduled loader: EventBridge Scheduler ticks a VPC Lambda that bulk-loads staging files.
+"""The scheduled loader: a lane per table, each a schedule that runs the loader for its table.
 
-Third hop of the flow. S3 ObjectCreated events for the staging prefix feed an SQS
-work queue (with a dead-letter queue); every ``schedule_minutes`` the Scheduler
-invokes the loader, which drains the queue and sweeps recent hour prefixes against
-its ledger, so a lost message never loses a file. The CLI invokes the same function
+Third hop of the flow. Each configured table is a lane (``contract.lanes``): S3
+ObjectCreated events filtered to the table's staging folder feed the lane's own SQS
+work queue (with a dead-letter queue), and the lane's own EventBridge Scheduler
+schedule invokes the loader every ``schedule_minutes`` with ``{"lane": <table>,
+"work_queue_url": <its queue>}``. The run drains that queue and sweeps the table's
+recent hour prefixes against the ledger, so a lost message never loses a file.
+Tables missing from the config share the default lane: a schedule of its own and no
+queue (S3 refuses overlapping notification filters, and a catch-all one would
+overlap every table's), found by its longer sweep. The CLI invokes the same function
 with ``{"action": "reload", "prefix": ...}``.
 
-No reserved concurrency unless ``loader_reserved_concurrency`` asks for it: the
-per-table ``GET_LOCK`` in MariaDB keeps one merge per table whatever runs overlap.
+Why a schedule per lane rather than one tick that invokes the loader once per table:
+the lanes share nothing, not even a dispatcher that could fail or be throttled for
+all of them; each gets the Scheduler's own retries and dead-letter queue; and the
+function needs no permission to invoke itself nor a route from its VPC to the Lambda
+API. The price is a short run per lane per tick when a table is quiet.
+
+No reserved concurrency unless ``loader_reserved_concurrency`` asks for it: lanes run
+in parallel, and the per-table ``GET_LOCK`` in MariaDB keeps one merge per table
+whatever runs overlap (a run that finds it held leaves that table for later).
 Grants are exact: read the staging prefix (objects and listing), write the
-quarantine prefix, consume the work queue, read the database secret.
+quarantine prefix, consume the lanes' work queues, read the database secret.
 
 TLS to MariaDB: with ``rds-ca-bundle.pem`` at the repository root the loader bundle
 carries it and the loader verifies the server (``DDBLOAD_DB_TLS=verify``); without it
@@ -32,6 +44,7 @@ from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from contract import lanes, layout
 from contract import names as env
 from contract.config import PipelineConfig
 from stacks import bundling, defaults
@@ -39,9 +52,9 @@ from stacks.database import Database
 from stacks.nag import LAMBDA_BASIC_POLICY, LAMBDA_VPC_POLICY, acknowledge, arn_finding
 from stacks.staging_bucket import StagingBucket
 
-# What the schedule sends: no "action" key means a scheduled run to the loader handler;
+# What the schedules send: no "action" key means a scheduled run to the loader handler;
 # the CLI sends {"action": "reload", "prefix": ...} instead.
-SCHEDULE_SOURCE = "ddbload.schedule"
+SCHEDULE_SOURCE = lanes.SCHEDULE_SOURCE
 
 
 def stale_after(period: Duration, ceiling: int) -> Duration:
@@ -61,9 +74,79 @@ def _queue(scope: Construct, id: str, **kwargs: object) -> sqs.Queue:
     )
 
 
+class LoaderLane(Construct):
+    """One lane. Public: ``lane`` (the table, or ``lanes.DEFAULT_LANE``), ``work_queue`` and
+    ``dead_letters`` (None for the default lane), ``schedule``."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        lane: str,
+        function: lambda_.IFunction,
+        staging: StagingBucket,
+        period: Duration,
+        visibility: Duration,
+        schedule_dead_letters: sqs.IQueue,
+    ) -> None:
+        super().__init__(scope, id)
+        self.lane = lane
+        self.work_queue: sqs.Queue | None = None
+        self.dead_letters: sqs.Queue | None = None
+        if lanes.has_queue(lane):
+            self.dead_letters = _queue(
+                self, "WorkDeadLetters", retention_period=Duration.days(defaults.DLQ_RETENTION_DAYS)
+            )
+            self.work_queue = _queue(
+                self,
+                "WorkQueue",
+                # A received message stays hidden for a whole run, so two runs never hold it.
+                visibility_timeout=visibility,
+                retention_period=Duration.days(defaults.DLQ_RETENTION_DAYS),
+                dead_letter_queue=sqs.DeadLetterQueue(
+                    max_receive_count=defaults.WORK_QUEUE_MAX_RECEIVES, queue=self.dead_letters
+                ),
+            )
+            staging.bucket.add_event_notification(
+                s3.EventType.OBJECT_CREATED,
+                s3n.SqsDestination(self.work_queue),
+                s3.NotificationKeyFilter(prefix=layout.table_prefix(staging.staging_prefix, lane)),
+            )
+        self.schedule = scheduler.Schedule(
+            self,
+            "Schedule",
+            description=f"ddbload: run the loader for {lanes.title(lane)}",
+            schedule=scheduler.ScheduleExpression.rate(period),
+            target=targets.LambdaInvoke(
+                function,
+                input=scheduler.ScheduleTargetInput.from_object(
+                    lanes.lane_event(
+                        lane,
+                        work_queue_url=self.work_queue.queue_url if self.work_queue else None,
+                        scheduled_time=scheduler.ContextAttribute.scheduled_time,
+                        execution_id=scheduler.ContextAttribute.execution_id,
+                    )
+                ),
+                dead_letter_queue=schedule_dead_letters,
+                retry_attempts=defaults.SCHEDULE_RETRY_ATTEMPTS,
+                max_event_age=stale_after(period, defaults.SCHEDULER_MAX_EVENT_AGE_SECONDS),
+            ),
+        )
+
+    def description(self) -> dict[str, str | None]:
+        """The lane as the operator tools read it from the stack outputs."""
+        return {
+            "lane": self.lane,
+            "work_queue_url": self.work_queue.queue_url if self.work_queue else None,
+            "dead_letter_queue_url": self.dead_letters.queue_url if self.dead_letters else None,
+            "schedule": self.schedule.schedule_name,
+        }
+
+
 class ScheduledLoader(Construct):
-    """Public: ``function``, ``work_queue``, ``work_dead_letters``, ``schedule``,
-    ``schedule_dead_letters``, ``db_tls`` (the loader's TLS mode)."""
+    """Public: ``function``, ``lanes`` (lane -> ``LoaderLane``), ``schedule_dead_letters``,
+    ``db_tls`` (the loader's TLS mode)."""
 
     def __init__(
         self,
@@ -78,25 +161,6 @@ class ScheduledLoader(Construct):
         settings = config.settings
         timeout = Duration.seconds(settings["loader_timeout_seconds"])
         period = Duration.minutes(settings["schedule_minutes"])
-
-        self.work_dead_letters = _queue(
-            self, "WorkDeadLetters", retention_period=Duration.days(defaults.DLQ_RETENTION_DAYS)
-        )
-        self.work_queue = _queue(
-            self,
-            "WorkQueue",
-            # A received message stays hidden for a whole run, so two runs never hold it.
-            visibility_timeout=Duration.seconds(settings["loader_timeout_seconds"] + 60),
-            retention_period=Duration.days(defaults.DLQ_RETENTION_DAYS),
-            dead_letter_queue=sqs.DeadLetterQueue(
-                max_receive_count=defaults.WORK_QUEUE_MAX_RECEIVES, queue=self.work_dead_letters
-            ),
-        )
-        staging.bucket.add_event_notification(
-            s3.EventType.OBJECT_CREATED,
-            s3n.SqsDestination(self.work_queue),
-            s3.NotificationKeyFilter(prefix=f"{staging.staging_prefix}/"),
-        )
 
         self.security_group = ec2.SecurityGroup(
             self,
@@ -135,7 +199,6 @@ class ScheduledLoader(Construct):
                 env.ENV_ERROR_PREFIX: staging.error_prefix,
                 env.ENV_QUARANTINE_PREFIX: staging.quarantine_prefix,
                 env.ENV_DB_SECRET: database.secret.secret_arn,
-                env.ENV_WORK_QUEUE_URL: self.work_queue.queue_url,
                 env.ENV_METRICS_NAMESPACE: defaults.LOADER_METRICS_NAMESPACE,
                 **self._tls_environment(ca_bundle),
             },
@@ -147,35 +210,30 @@ class ScheduledLoader(Construct):
             ),
         )
         database.allow_from(self.function)
-        self._grant(staging, database)
 
         self.schedule_dead_letters = _queue(
             self,
             "ScheduleDeadLetters",
             retention_period=Duration.days(defaults.DLQ_RETENTION_DAYS),
         )
-        self.schedule = scheduler.Schedule(
-            self,
-            "Schedule",
-            description="ddbload: run the loader",
-            schedule=scheduler.ScheduleExpression.rate(period),
-            target=targets.LambdaInvoke(
-                self.function,
-                input=scheduler.ScheduleTargetInput.from_object(
-                    {
-                        "source": SCHEDULE_SOURCE,
-                        "scheduled_time": scheduler.ContextAttribute.scheduled_time,
-                        "execution_id": scheduler.ContextAttribute.execution_id,
-                    }
-                ),
-                dead_letter_queue=self.schedule_dead_letters,
-                retry_attempts=defaults.SCHEDULE_RETRY_ATTEMPTS,
-                max_event_age=stale_after(period, defaults.SCHEDULER_MAX_EVENT_AGE_SECONDS),
-            ),
-        )
+        self.lanes = {
+            lane: LoaderLane(
+                self,
+                "Lane" + lanes.resource_id(lane),
+                lane=lane,
+                function=self.function,
+                staging=staging,
+                period=period,
+                visibility=Duration.seconds(settings["loader_timeout_seconds"] + 60),
+                schedule_dead_letters=self.schedule_dead_letters,
+            )
+            for lane in lanes.lanes(config)
+        }
+        self._grant(staging, database)
         if database.loader_user is not None:
             # The first tick must find the loader's MariaDB user in place.
-            self.schedule.node.add_dependency(database.loader_user.resource)
+            for lane in self.lanes.values():
+                lane.schedule.node.add_dependency(database.loader_user.resource)
         self._acknowledge(staging)
 
     def _tls_environment(self, ca_bundle: Path | None) -> dict[str, str]:
@@ -210,7 +268,9 @@ class ScheduledLoader(Construct):
         self.function.add_to_role_policy(
             iam.PolicyStatement(actions=["s3:PutObject"], resources=[staging.quarantine_objects()])
         )
-        self.work_queue.grant_consume_messages(self.function)
+        for lane in self.lanes.values():
+            if lane.work_queue is not None:
+                lane.work_queue.grant_consume_messages(self.function)
         database.secret.grant_read(self.function)
 
     def _acknowledge(self, staging: StagingBucket) -> None:
@@ -236,7 +296,8 @@ class ScheduledLoader(Construct):
         acknowledge(
             Stack.of(self),
             "AwsSolutions-IAM5",
-            "The Scheduler role may invoke the loader function and its versions, nothing else.",
+            "The Scheduler role (one for every lane's schedule) may invoke the loader function "
+            "and its versions, nothing else.",
             [arn_finding(self.function, ":*")],
         )
         acknowledge(

@@ -27,7 +27,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from contract import names
+from contract import lanes, names
 from contract.config import freshness_objective
 from stacks import defaults
 from stacks.change_capture import ChangeCapture
@@ -132,18 +132,25 @@ class Monitoring(Construct):
             ),
         ):
             self._alarm(name, self.loader_metric(loader, metric_name), threshold=1, what=what)
-        self._alarm(
-            "LoaderLag",
-            loader.work_queue.metric_approximate_age_of_oldest_message(
-                statistic="Maximum", period=PERIOD
-            ),
-            threshold=lag_limit,
-            what=f"A staging file has waited more than {lag_limit} s to be loaded.",
-        )
-        for name, queue in (
-            ("WorkDeadLetters", loader.work_dead_letters),
-            ("ScheduleDeadLetters", loader.schedule_dead_letters),
-        ):
+        # Each lane with a queue (every configured table): its backlog's age, its dead letters.
+        queued = [
+            (lanes.resource_id(lane.lane), lane.lane, lane.work_queue, lane.dead_letters)
+            for lane in loader.lanes.values()
+            if lane.work_queue is not None and lane.dead_letters is not None
+        ]
+        for rid, table, work_queue, _ in queued:
+            self._alarm(
+                "LoaderLag" + rid,
+                work_queue.metric_approximate_age_of_oldest_message(
+                    statistic="Maximum", period=PERIOD
+                ),
+                threshold=lag_limit,
+                what=f"A staging file of {table} has waited more than {lag_limit} s to be loaded.",
+            )
+        dead: list[tuple[str, sqs.IQueue]] = [
+            ("WorkDeadLetters" + rid, dead_letters) for rid, _, _, dead_letters in queued
+        ]
+        for name, queue in (*dead, ("ScheduleDeadLetters", loader.schedule_dead_letters)):
             self._alarm(
                 name,
                 self._visible(queue),
@@ -336,6 +343,8 @@ class Monitoring(Construct):
         stream = delivery.delivery_stream
         dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.hours(6))
         tables = capture.table_names
+        work_queues = [lane.work_queue for lane in loader.lanes.values() if lane.work_queue]
+        dead_letters = [lane.dead_letters for lane in loader.lanes.values() if lane.dead_letters]
         dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="DynamoDB -> Kinesis: oldest unreplicated change (ms)",
@@ -428,16 +437,17 @@ class Monitoring(Construct):
         )
         dashboard.add_widgets(
             cloudwatch.GraphWidget(
-                title="Work queue backlog and age",
-                left=[self._visible(loader.work_queue)],
+                title="Work queues (one per lane): backlog and age",
+                left=[self._visible(q) for q in work_queues],
                 right=[
-                    loader.work_queue.metric_approximate_age_of_oldest_message(statistic="Maximum")
+                    q.metric_approximate_age_of_oldest_message(statistic="Maximum")
+                    for q in work_queues
                 ],
             ),
             cloudwatch.GraphWidget(
                 title="Dead letters",
                 left=[
-                    self._visible(loader.work_dead_letters),
+                    *(self._visible(q) for q in dead_letters),
                     self._visible(loader.schedule_dead_letters),
                 ],
             ),

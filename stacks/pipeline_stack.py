@@ -13,7 +13,7 @@ from typing import Any
 from aws_cdk import Acknowledgment, CfnOutput, Stack, Validations
 from constructs import Construct
 
-from contract import names
+from contract import lanes, names
 from contract.config import PipelineConfig
 from stacks.change_capture import ChangeCapture
 from stacks.database import Database
@@ -108,8 +108,6 @@ class PipelineStack(Stack):
             names.OUTPUT_QUARANTINE_PREFIX: self.staging.quarantine_prefix,
             names.OUTPUT_LOADER_FUNCTION: self.loader.function.function_name,
             names.OUTPUT_TRANSFORM_FUNCTION: self.delivery.transform.function_name,
-            names.OUTPUT_WORK_QUEUE_URL: self.loader.work_queue.queue_url,
-            names.OUTPUT_DEAD_LETTER_QUEUE_URL: self.loader.work_dead_letters.queue_url,
             names.OUTPUT_DB_SECRET: self.database.secret.secret_arn,
             names.OUTPUT_CONFIG: self.config.to_json(),
             "ScheduleDeadLetterQueueUrl": self.loader.schedule_dead_letters.queue_url,
@@ -122,6 +120,15 @@ class PipelineStack(Stack):
             values["DatabaseAdminSecretArn"] = self.database.admin_secret.secret_arn
         for name, value in values.items():
             CfnOutput(self, name, value=value)
+        # One output per loader lane (its table, queues and schedule, as JSON): many small
+        # outputs rather than one that would grow with every table.
+        for lane in self.loader.lanes.values():
+            CfnOutput(
+                self,
+                lanes.output_name(lane.lane),
+                value=self.to_json_string(lane.description()),
+                description=f"ddbload loader lane: {lanes.title(lane.lane)}",
+            )
 
     def _acknowledge_framework_resources(self) -> None:
         """Singleton handlers CDK adds for bucket notifications and custom resources."""

@@ -1,16 +1,22 @@
 """LOCAL STAND-IN for EventBridge Scheduler invoking the loader Lambda (moto never fires schedules).
 
-``tick`` does what one scheduled invocation does in AWS: it runs the REAL
-loader handler (``loaders.handler.handler``) in this process with
+The deployed stack has one schedule per loader lane (``contract.lanes``); at each
+period every lane's schedule invokes the loader asynchronously, so the lanes run
+at once, each in its own Lambda process. ``tick`` does the same: it starts the
+REAL loader handler (``loaders.handler.handler``) for every lane at once, one
+thread per lane, and waits for all of them. Each invocation gets
 
 * the environment the stack gives the loader Lambda (``lambda_environment``:
-  config, bucket, prefixes, secret, work queue, endpoint of the local moto);
-* a Scheduler-shaped event: ``{"version": "0", "id", "detail-type":
-  "Scheduled Event", "source": "aws.scheduler", "account", "time", "region",
-  "resources": [<schedule ARN>], "detail": "{}"}``;
-* a Lambda context whose ``get_remaining_time_in_millis`` counts down from the
-  configured loader timeout, so the loader's stop-before-timeout logic runs;
+  config, bucket, prefixes, secret, endpoint of the local moto);
+* the event the lane's schedule sends: its target input
+  (``contract.lanes.lane_event``: the lane, its work queue) with the Scheduler's
+  context attributes filled in, the scheduled time and an execution id;
+* a Lambda context of its own whose ``get_remaining_time_in_millis`` counts down
+  from the configured loader timeout, so the loader's stop-before-timeout logic runs;
 * its stdout (summary, EMF metrics) on stderr, as ``drivers.logs`` explains.
+
+``scheduler_event`` is the shape of a schedule without a target input (no lane:
+one run of every table), which the fault tests use to invoke the loader directly.
 """
 
 from __future__ import annotations
@@ -20,10 +26,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from contract import lanes
 from localmode.aws import ACCOUNT_ID
 from localmode.drivers.logs import function_logs
 from localmode.resources import LOADER_FUNCTION, LocalResources, lambda_environment
@@ -114,14 +122,28 @@ def environment(values: Mapping[str, str]) -> Any:
     return _SHARED.use(values)
 
 
-def tick(
+def lane_event(
+    resources: LocalResources, lane: str, when: datetime | None = None
+) -> dict[str, Any]:
+    """What the lane's schedule delivers to the loader: its input, context attributes filled."""
+    moment = (when or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    return lanes.lane_event(
+        lane,
+        work_queue_url=resources.work_queue_url(lane),
+        scheduled_time=moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        execution_id=uuid.uuid4().hex[:16],
+    )
+
+
+def tick_lane(
     resources: LocalResources,
+    lane: str,
     *,
     handler: Handler | None = None,
     timeout_seconds: float | None = None,
     when: datetime | None = None,
 ) -> Any:
-    """One scheduled loader run against the local stack; returns the handler's response."""
+    """One scheduled loader run of one lane against the local stack; the handler's response."""
     if handler is None:
         from loaders.handler import handler as real_handler
 
@@ -131,4 +153,32 @@ def tick(
         f"arn:aws:lambda:{resources.region}:{ACCOUNT_ID}:function:{LOADER_FUNCTION}", timeout
     )
     with environment(lambda_environment(resources)), function_logs():
-        return handler(scheduler_event(resources, when), context)
+        return handler(lane_event(resources, lane, when), context)
+
+
+def tick(
+    resources: LocalResources,
+    *,
+    handler: Handler | None = None,
+    timeout_seconds: float | None = None,
+    when: datetime | None = None,
+) -> dict[str, Any]:
+    """One period of every lane's schedule: all lanes run at once; lane -> response.
+
+    Waits for every lane. A lane whose run raised (in AWS: an invocation error the
+    schedule's retries and the alarms see) raises here after the others finished.
+    """
+    names = resources.lane_names()
+    with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="lane") as pool:
+        futures = {
+            lane: pool.submit(
+                tick_lane,
+                resources,
+                lane,
+                handler=handler,
+                timeout_seconds=timeout_seconds,
+                when=when,
+            )
+            for lane in names
+        }
+    return {lane: future.result() for lane, future in futures.items()}

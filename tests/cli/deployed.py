@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from contract import names
+from contract import lanes, names
 from localmode import aws, resources
 
 
@@ -20,11 +20,19 @@ def outputs_of(stack: resources.LocalResources, **override: str) -> dict[str, st
         names.OUTPUT_ERROR_PREFIX: stack.error_prefix,
         names.OUTPUT_QUARANTINE_PREFIX: stack.quarantine_prefix,
         names.OUTPUT_LOADER_FUNCTION: resources.LOADER_FUNCTION,
-        names.OUTPUT_WORK_QUEUE_URL: stack.work_queue_url,
-        names.OUTPUT_DEAD_LETTER_QUEUE_URL: stack.dead_letter_queue_url,
         names.OUTPUT_DB_SECRET: stack.db_secret_arn,
         names.OUTPUT_CONFIG: stack.config_json,
     }
+    for lane in stack.lane_names():
+        queues = stack.lanes.get(lane, {})
+        outputs[lanes.output_name(lane)] = json.dumps(
+            {
+                "lane": lane,
+                "work_queue_url": queues.get("work_queue_url"),
+                "dead_letter_queue_url": queues.get("dead_letter_queue_url"),
+                "schedule": f"ddbload-lane-{lanes.resource_id(lane)}",
+            }
+        )
     outputs.update(override)
     return outputs
 

@@ -1,16 +1,19 @@
-"""`ddbload status`: per-table freshness, latency, target, backlog; exit code 3 when something needs attention."""
+"""`ddbload status`: per-table freshness, latency, target, backlog and lanes; exit code 3 when something needs attention."""
 
 from __future__ import annotations
 
 import json
 import time
 
+import pymysql
 from typer.testing import CliRunner
 
 from cli.main import app
 from localmode import aws
+from localmode.drivers import scheduler
 from ops.inspection import iso_us
 from tests.cli.conftest import change, put_staging
+from tests.conftest import mariadb_params
 
 
 def test_status_reports_freshness_latency_backlog_and_target(runner: CliRunner, local_stack):
@@ -40,6 +43,9 @@ def test_status_reports_freshness_latency_backlog_and_target(runner: CliRunner, 
     customers = tables["customers"]
     assert customers["oldest_pending_change"] == iso_us(waiting)
     assert customers["freshness_seconds"] >= 30
+    lanes = {lane["lane"]: lane for lane in doc["lanes"]}
+    assert lanes["customers"]["freshness_seconds"] == customers["freshness_seconds"]
+    assert lanes["orders"]["freshness_seconds"] == 0
     assert customers["latency_p50_seconds"] >= 200 and customers["latency_max_seconds"] >= 200
     assert customers["newest_change"] == iso_us(now_us - 90_000_000)
     assert (customers["backlog_objects"], customers["backlog_bytes"]) == (1, size)
@@ -93,9 +99,9 @@ def test_status_exits_3_on_quarantine_and_dead_letters(runner: CliRunner, local_
     s3 = aws.client("s3", local_stack.endpoint)
     s3.put_object(Bucket=local_stack.bucket, Key=bad, Body=b"this is not gzip")
     runner.invoke(app, ["reload", "--local", "--prefix", bad, "--yes"])
-    # ... and a message in the dead-letter queue
+    # ... and a message in the customers lane's dead-letter queue
     aws.client("sqs", local_stack.endpoint).send_message(
-        QueueUrl=local_stack.dead_letter_queue_url, MessageBody="{}"
+        QueueUrl=local_stack.lanes["customers"]["dead_letter_queue_url"], MessageBody="{}"
     )
     # WHEN asking for the status
     result = runner.invoke(app, ["status", "--local", "--json"])
@@ -105,8 +111,48 @@ def test_status_exits_3_on_quarantine_and_dead_letters(runner: CliRunner, local_
     customers = next(t for t in doc["tables"] if t["table"] == "customers")
     assert customers["quarantined_files_24h"] == 1 and customers["needs_attention"]
     assert doc["dead_letter_messages"] == 1
-    assert doc["attention"] == ["the dead-letter queue holds 1 messages"]
+    lanes = {lane["lane"]: lane for lane in doc["lanes"]}
+    assert lanes["customers"]["attention"] == ["its dead-letter queue holds 1 messages"]
+    assert lanes["orders"]["dead_letter_messages"] == 0 and not lanes["orders"]["attention"]
     # AND the table view lists the reasons
     text = runner.invoke(app, ["status", "--local"])
     assert text.exit_code == 3
     assert "needs attention" in text.stdout and "quarantined" in text.stdout
+
+
+def test_status_shows_each_lane_backlog_last_run_and_busy(runner: CliRunner, local_stack) -> None:
+    # GIVEN a staged file of a configured table and of an unconfigured one (this hour), and
+    # another session holding the customers target's lock while every lane runs once
+    hour = time.strftime("%Y/%m/%d/%H", time.gmtime())
+    put_staging(local_stack, f"table=customers/{hour}/c.gz", [change("a", 1)])
+    put_staging(local_stack, f"table=misc/{hour}/m.gz", [change("m", 1, table="misc")])
+    admin = pymysql.connect(**mariadb_params(local_stack.database))
+    try:
+        with admin.cursor() as cur:
+            cur.execute("SELECT GET_LOCK(%s, 0)", [f"ddbload:{local_stack.database}.customers"])
+        runs = scheduler.tick(local_stack)
+    finally:
+        admin.close()
+    # WHEN asking for the status
+    result = runner.invoke(app, ["status", "--local", "--json"])
+    doc = json.loads(result.stdout)
+    lanes = {lane["lane"]: lane for lane in doc["lanes"]}
+    # THEN every lane is listed: the configured tables and the default lane
+    assert sorted(lanes) == ["*", "customers", "orders"] and sorted(runs) == sorted(lanes)
+    # AND customers was busy, its file still waiting and still announced on its queue
+    customers = lanes["customers"]
+    assert (customers["busy"], customers["failed"], customers["backlog_objects"]) == (
+        True,
+        False,
+        1,
+    )
+    assert customers["last_outcome"] == "busy" and customers["work_queue_messages"] == 1
+    # AND the default lane loaded the unconfigured table's file; orders ran with nothing to do
+    assert lanes["*"]["tables"] == ["misc"] and lanes["*"]["last_outcome"] == "ok"
+    assert lanes["*"]["backlog_objects"] == 0 and lanes["*"]["work_queue_messages"] is None
+    assert lanes["orders"]["last_outcome"] == "ok" and lanes["orders"]["last_run"]
+    tables = {t["table"]: t for t in doc["tables"]}
+    assert (tables["misc"]["lane"], tables["customers"]["lane"]) == ("*", "customers")
+    # AND the table view shows the lanes
+    text = runner.invoke(app, ["status", "--local"])
+    assert "loader lanes" in text.stdout and "busy" in text.stdout

@@ -42,6 +42,7 @@ METRIC_NAMES = {
     handler.METRIC_FILES_PENDING,
     handler.METRIC_ROWS_QUARANTINED,
     handler.METRIC_RUN_FAILED,
+    handler.METRIC_TABLES_BUSY,
 }
 
 

@@ -7,6 +7,7 @@ import gzip
 import json
 import os
 import re
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contract import layout
+from contract import lanes, layout
 from localmode import resources
 from localmode.aws import Clients
 from localmode.drivers import firehose, scheduler, stream_to_kinesis
@@ -372,37 +373,66 @@ def test_prefix_expansion_refuses_what_firehose_refuses() -> None:
 # -- Scheduler -> loader ----------------------------------------------------------------
 
 
-def test_scheduler_tick_invokes_the_handler_like_eventbridge_scheduler(
+def test_scheduler_tick_runs_every_lane_at_once_like_its_schedules(
     stack: tuple[LocalResources, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     res, _ = stack
     monkeypatch.delenv("DDBLOAD_DB_SECRET", raising=False)
-    seen: dict[str, Any] = {}
+    names = res.lane_names()
+    # Every lane waits here for all the others: only runs that overlap can pass it.
+    together = threading.Barrier(len(names))
+    seen: dict[str, dict[str, Any]] = {}
 
     def probe(event: dict[str, Any], context: Any) -> str:
         # what a loader does at start: read its settings and its secret from the environment
-        seen["event"] = event
-        seen["remaining"] = context.get_remaining_time_in_millis()
+        together.wait(timeout=60)
         secrets = boto3.client("secretsmanager")
         value = secrets.get_secret_value(SecretId=os.environ["DDBLOAD_DB_SECRET"])
-        seen["secret"] = json.loads(value["SecretString"])
-        return "done"
+        seen[event["lane"]] = {
+            "event": event,
+            "remaining": context.get_remaining_time_in_millis(),
+            "secret": json.loads(value["SecretString"]),
+            "request": context.aws_request_id,
+        }
+        return f"done {event['lane']}"
 
     # WHEN the scheduler driver ticks
     result = scheduler.tick(res, handler=probe, timeout_seconds=300)
 
-    # THEN the handler got a Scheduler-shaped event and a counting-down context
-    assert result == "done"
-    documented = load_fixture("scheduler_event.json")
-    assert list(seen["event"]) == list(documented) and shape(seen["event"]) == shape(documented)
-    assert seen["event"]["source"] == "aws.scheduler"
-    assert seen["event"]["resources"] == [res.schedule_arn]
-    assert 290_000 < seen["remaining"] <= 300_000
-    # AND it could read the MariaDB credentials from the secret, RDS-shaped
-    assert set(seen["secret"]) >= {"host", "port", "username", "password", "dbname"}
-    assert seen["secret"]["dbname"] == res.database
+    # THEN every lane ran, all at the same time, each with its own context
+    assert names == ["blobs", "orders", lanes.DEFAULT_LANE]
+    assert result == {lane: f"done {lane}" for lane in names}
+    assert len({s["request"] for s in seen.values()}) == len(names)
+    for lane in names:
+        event = seen[lane]["event"]
+        # AND each got what its schedule sends: the stack's input with the context filled in
+        expected = lanes.lane_event(
+            lane,
+            work_queue_url=res.work_queue_url(lane),
+            scheduled_time=event["scheduled_time"],
+            execution_id=event["execution_id"],
+        )
+        assert event == expected
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", event["scheduled_time"])
+        assert 250_000 < seen[lane]["remaining"] <= 300_000
+        # AND it could read the MariaDB credentials from the secret, RDS-shaped
+        assert set(seen[lane]["secret"]) >= {"host", "port", "username", "password", "dbname"}
+        assert seen[lane]["secret"]["dbname"] == res.database
+    assert seen["orders"]["event"]["work_queue_url"] == res.lanes["orders"]["work_queue_url"]
+    assert "work_queue_url" not in seen[lanes.DEFAULT_LANE]["event"]
     # AND the environment is restored afterwards
     assert "DDBLOAD_DB_SECRET" not in os.environ
+
+
+def test_the_no_lane_scheduler_event_keeps_the_documented_shape(
+    stack: tuple[LocalResources, Path],
+) -> None:
+    # Fault tests invoke the loader for every table with a schedule's envelope, no input.
+    res, _ = stack
+    event = scheduler.scheduler_event(res)
+    documented = load_fixture("scheduler_event.json")
+    assert list(event) == list(documented) and shape(event) == shape(documented)
+    assert event["source"] == "aws.scheduler" and event["resources"] == [res.schedule_arn]
 
 
 def test_resources_match_the_config(stack: tuple[LocalResources, Path]) -> None:
@@ -417,15 +447,23 @@ def test_resources_match_the_config(stack: tuple[LocalResources, Path]) -> None:
         {"AttributeName": "sk", "KeyType": "RANGE"},
     ]
     assert orders["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
-    # AND a staging object raises an S3 event on the work queue; an error object does not
+    # AND a staging object raises an S3 event on its own table's work queue only; an error
+    # object and an unconfigured table's object on none (the default lane sweeps)
     aws.s3.put_object(Bucket=res.bucket, Key="errors/x/probe.gz", Body=b"x")
+    aws.s3.put_object(Bucket=res.bucket, Key="staging/table=misc/probe.gz", Body=b"x")
     aws.s3.put_object(Bucket=res.bucket, Key="staging/table=orders/probe.gz", Body=b"x")
-    got = aws.sqs.receive_message(QueueUrl=res.work_queue_url, MaxNumberOfMessages=10)
-    bodies = [json.loads(m["Body"]) for m in got.get("Messages", [])]
-    keys = [unquote_plus(r["s3"]["object"]["key"]) for b in bodies for r in b.get("Records", [])]
-    assert [k for k in keys if "probe" in k] == ["staging/table=orders/probe.gz"]
-    assert all(k.startswith("staging/") for k in keys)
-    for m in got.get("Messages", []):
-        aws.sqs.delete_message(QueueUrl=res.work_queue_url, ReceiptHandle=m["ReceiptHandle"])
+    assert sorted(res.lanes) == ["blobs", "orders"]
+    for table, queues in res.lanes.items():
+        url = queues["work_queue_url"]
+        got = aws.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+        bodies = [json.loads(m["Body"]) for m in got.get("Messages", [])]
+        keys = [
+            unquote_plus(r["s3"]["object"]["key"]) for b in bodies for r in b.get("Records", [])
+        ]
+        probes = ["staging/table=orders/probe.gz"] if table == "orders" else []
+        assert [k for k in keys if "probe" in k] == probes
+        assert all(k.startswith(f"staging/table={table}/") for k in keys)
+        for m in got.get("Messages", []):
+            aws.sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
     # AND the saved resources are what the CLI will find
     assert resources.load(folder) == res

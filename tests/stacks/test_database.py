@@ -89,8 +89,8 @@ def test_loader_user_is_made_at_deploy_with_the_grant_list(default_pipeline: Syn
     assert function["VpcConfig"]["SubnetIds"]
     # AND the loader's schedule and the loader secret's rotation wait for the user
     resources = default_pipeline.template.to_json()["Resources"]
-    (schedule_id,) = default_pipeline.resources("AWS::Scheduler::Schedule")
-    assert user_id in resources[schedule_id].get("DependsOn", [])
+    for schedule_id in default_pipeline.resources("AWS::Scheduler::Schedule"):
+        assert user_id in resources[schedule_id].get("DependsOn", [])
     loader_rotation = [
         k
         for k, v in default_pipeline.resources("AWS::SecretsManager::RotationSchedule").items()

@@ -27,25 +27,27 @@ def test_schedule_invokes_the_loader_with_retries_and_a_dead_letter_queue(
     minutes = default_pipeline.config.settings["schedule_minutes"]
     loader_id, _ = loader(default_pipeline)
     dlq_id = default_pipeline.logical_id(default_pipeline.stack.loader.schedule_dead_letters)
-    # WHEN reading the schedule
-    _, schedule = default_pipeline.only("AWS::Scheduler::Schedule")
-    props = schedule["Properties"]
-    target = props["Target"]
-    # THEN it runs at that rate, targets the loader, retries, and dead-letters to its queue
-    assert props["ScheduleExpression"] == f"rate({minutes} minutes)"
-    assert props["State"] == "ENABLED"
-    assert target["Arn"] == {"Fn::GetAtt": [loader_id, "Arn"]}
-    assert target["RetryPolicy"]["MaximumRetryAttempts"] == defaults.SCHEDULE_RETRY_ATTEMPTS
-    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [dlq_id, "Arn"]}}
-    # No "action": the loader handler takes that as a scheduled run.
-    payload = json.loads(target["Input"])
-    assert "action" not in payload
-    assert payload["source"] == "ddbload.schedule"
+    # WHEN reading the schedules (one per lane, tests/stacks/test_lanes.py)
+    schedules = default_pipeline.resources("AWS::Scheduler::Schedule").values()
+    assert schedules
+    for schedule in schedules:
+        props = schedule["Properties"]
+        target = props["Target"]
+        # THEN each runs at that rate, targets the loader, retries, and dead-letters
+        assert props["ScheduleExpression"] == f"rate({minutes} minutes)"
+        assert props["State"] == "ENABLED"
+        assert target["Arn"] == {"Fn::GetAtt": [loader_id, "Arn"]}
+        assert target["RetryPolicy"]["MaximumRetryAttempts"] == defaults.SCHEDULE_RETRY_ATTEMPTS
+        assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [dlq_id, "Arn"]}}
+        # No "action": the loader handler takes that as a scheduled run.
+        payload = json.loads(joined(target["Input"]))
+        assert "action" not in payload
+        assert payload["source"] == "ddbload.schedule"
 
 
 def test_schedule_rate_follows_the_config(existing_pipeline: Synthesized) -> None:
-    _, schedule = existing_pipeline.only("AWS::Scheduler::Schedule")
-    assert schedule["Properties"]["ScheduleExpression"] == "rate(10 minutes)"
+    for schedule in existing_pipeline.resources("AWS::Scheduler::Schedule").values():
+        assert schedule["Properties"]["ScheduleExpression"] == "rate(10 minutes)"
 
 
 def test_loader_runs_unreserved_in_the_vpc_without_layers(default_pipeline: Synthesized) -> None:
@@ -69,32 +71,9 @@ def test_loader_environment_carries_the_validated_config(default_pipeline: Synth
     assert variables[env.ENV_QUARANTINE_PREFIX] == settings["quarantine_prefix"]
     bucket_id = default_pipeline.logical_id(default_pipeline.stack.staging.bucket)
     assert variables[env.ENV_BUCKET] == {"Ref": bucket_id}
-    queue_id = default_pipeline.logical_id(default_pipeline.stack.loader.work_queue)
-    assert variables[env.ENV_WORK_QUEUE_URL] == {"Ref": queue_id}
+    # A lane's work queue comes with its schedule's event, not from the environment.
+    assert env.ENV_WORK_QUEUE_URL not in variables
     assert env.ENV_DB_SECRET in variables
-
-
-def test_work_queue_is_fed_by_staging_objects_and_has_a_dead_letter_queue(
-    default_pipeline: Synthesized,
-) -> None:
-    stack = default_pipeline.stack
-    queue_id = default_pipeline.logical_id(stack.loader.work_queue)
-    dlq_id = default_pipeline.logical_id(stack.loader.work_dead_letters)
-    queue = default_pipeline.resources("AWS::SQS::Queue")[queue_id]["Properties"]
-    assert queue["RedrivePolicy"] == {
-        "deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
-        "maxReceiveCount": defaults.WORK_QUEUE_MAX_RECEIVES,
-    }
-    assert queue["VisibilityTimeout"] > default_pipeline.config.settings["loader_timeout_seconds"]
-    _, notifications = default_pipeline.only("Custom::S3BucketNotifications")
-    configs = notifications["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
-    assert len(configs) == 1
-    assert configs[0]["Events"] == ["s3:ObjectCreated:*"]
-    assert configs[0]["QueueArn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
-    staging = default_pipeline.config.settings["staging_prefix"]
-    assert configs[0]["Filter"]["Key"]["FilterRules"] == [
-        {"Name": "prefix", "Value": f"{staging}/"}
-    ]
 
 
 def test_loader_reads_only_staging_and_writes_only_quarantine(

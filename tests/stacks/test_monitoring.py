@@ -22,11 +22,13 @@ def test_each_failure_has_an_alarm(default_pipeline: Synthesized) -> None:
     assert freshness["Threshold"] > settings["firehose_buffer_seconds"]
     # loader and transform errors
     assert len(alarms["Errors"]) == 2
-    # dead letters: the work queue's and the schedule's
-    assert len(alarms["ApproximateNumberOfMessagesVisible"]) == 2
-    # loader lag: the oldest waiting staging file, beyond a few schedule periods
-    lag = alarms["ApproximateAgeOfOldestMessage"][0]
-    assert lag["Threshold"] >= 3 * settings["schedule_minutes"] * 60
+    # dead letters: each lane's work queue's and the schedules'
+    tables = len(default_pipeline.config.tables)
+    assert len(alarms["ApproximateNumberOfMessagesVisible"]) == tables + 1
+    # loader lag: each lane's oldest waiting staging file, beyond a few schedule periods
+    assert len(alarms["ApproximateAgeOfOldestMessage"]) == tables
+    for lag in alarms["ApproximateAgeOfOldestMessage"]:
+        assert lag["Threshold"] >= 3 * settings["schedule_minutes"] * 60
 
 
 def test_every_alarm_notifies_the_encrypted_topic(default_pipeline: Synthesized) -> None:

@@ -68,7 +68,8 @@ def test_each_prefix_expires_by_lifecycle(default_pipeline: Synthesized) -> None
 
 def test_queues_are_encrypted_and_ssl_only(default_pipeline: Synthesized) -> None:
     queues = default_pipeline.resources("AWS::SQS::Queue")
-    assert len(queues) == 3
+    # each lane's work queue and dead-letter queue, and the schedules' dead-letter queue
+    assert len(queues) == 2 * len(default_pipeline.config.tables) + 1
     for queue in queues.values():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True
     assert len(default_pipeline.resources("AWS::SQS::QueuePolicy")) >= 3
