@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from bench.results import Results
-from ops.estimate import write_doc
+from ops.estimate_report import write_doc
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,7 +29,7 @@ from typing import Any
 import orjson
 
 from bench import measure
-from bench.loader_bench import server_params
+from bench.loader_cases import server_params
 from bench.results import Results
 from contract import staging, values
 from contract.config import parse_config

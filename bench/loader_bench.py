@@ -19,51 +19,55 @@ and on one with the binary log on as RDS keeps it once backups are on
 (``measure.BINLOG_OPTIONS``); entries of the second end in ", binlog on".
 Each case runs in its own fresh database and must end in the state the
 workload's model predicts (row count + checksum), so the rates compare the
-same work. Figures go to ``bench/results.json`` through ``bench.results``.
+same work. The cases themselves, and the server, are ``bench.loader_cases``; this
+module runs them in rounds and records the figures in ``bench/results.json``
+through ``bench.results``.
 """
 
 from __future__ import annotations
 
-import gc
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow as pa
-import pymysql
-
 from bench import baselines, measure
-from bench.measure import PeakMemory, Spread, StatementTimes, TableState
+from bench.loader_cases import (
+    Outcome,
+    WinnerFiles,
+    bench_server,
+    case_batched,
+    case_ceiling,
+    case_into_full,
+    case_loader,
+    case_per_row,
+    case_per_row_concurrent,
+    case_raw_load,
+    server_choice,
+    winner_files,
+)
+from bench.measure import Spread, TableState
 from bench.results import Results
-from bench.workload import Change, Workload, generate, replay
-from contract.config import PipelineConfig, parse_config
-from loaders.db import open_connection
-from loaders.engine import load_staging_bytes
-from loaders.settings import mariadb_server
-from loaders.sql import Target, tombstone_name
-from loaders.target import prepare_target
+from bench.workload import Workload, generate
 
 FULL_SIZES = (100_000, 1_000_000)
 QUICK_SIZES = (20_000,)
-# Rounds per size: every case of the size runs once per round, in the same order.
-FULL_ROUNDS = 3
+# Rounds per size: every case of the size runs once per round, in the same order
+# (fewer at 1M, where one round takes minutes; BENCH_ROUNDS sets them all).
+FULL_ROUNDS = {100_000: 3, 1_000_000: 2}
 QUICK_ROUNDS = 2
 # Issue 14's goals for the loader's ratio against each baseline.
 TARGETS = {"ceiling": 0.8, "per-row": 25.0, "batched": 3.0, "full": 0.85}
 # How long one run of a slow baseline may take before it stops; it then reports the
 # rate and checks the state of the prefix it applied, so the suite keeps its time
 # on a busy machine. Per-row writes run at ~3,000/s, batched at ~20,000/s.
-FULL_BUDGETS_S = {"per-row": 12.0, "per-row-8": 8.0, "batched": 25.0}
+FULL_BUDGETS_S = {"per-row": 10.0, "per-row-8": 6.0, "batched": 15.0}
 QUICK_BUDGETS_S = {"per-row": 5.0, "per-row-8": 3.0, "batched": 10.0}
 # Rows already in the target for the "into a full table" case.
 FULL_PREFILL = 1_000_000
-# Which server the run uses: a private mariadbd (default) or the shared one.
-SERVER_ENV = "BENCH_SERVER"
-POOL_ENV = "BENCH_BUFFER_POOL"
 # Which binary-log settings to run: both (default), off or on.
 BINLOG_ENV = "BENCH_BINLOG"
 ROUNDS_ENV = "BENCH_ROUNDS"
@@ -71,256 +75,6 @@ BINLOG_SUFFIX = ", binlog on"
 # The seed of the rows already in the target for the "into a full table" case;
 # its keys never meet the measured workload's.
 PREFILL_SEED = 777
-
-
-@dataclass
-class Outcome:
-    """One timed case: how long, what it left in its table, what it used."""
-
-    changes: int
-    seconds: float
-    state: TableState
-    expected: TableState
-    connections: int
-    memory: PeakMemory | None = None
-    statements: StatementTimes | None = None
-    detail: dict = field(default_factory=dict)
-
-    @property
-    def rate(self) -> float:
-        return self.changes / self.seconds
-
-
-def server_params() -> dict:
-    """Connection parameters of the benchmark server (``MARIADB_URL`` or root@127.0.0.1;
-    the benchmark's databases are its own, never the URL's)."""
-    return mariadb_server().connect_kwargs()
-
-
-def _state(params: dict, table: str, key_column: str, item_column: str) -> TableState:
-    conn = pymysql.connect(**params)
-    try:
-        return measure.table_state(conn, table, key_column, item_column)
-    finally:
-        conn.close()
-
-
-def _count(params: dict, table: str) -> int:
-    conn = pymysql.connect(**params)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f"SELECT COUNT(*) FROM `{table}`")
-            return int(cur.fetchone()[0])
-    finally:
-        conn.close()
-
-
-Writer = Callable[[dict, str, list[Change], float | None], Sequence[Change]]
-
-
-def _baseline(
-    params: dict, workload: Workload, table: str, write: Writer, budget_s: float | None
-) -> Outcome:
-    """Time one old design; ``expected`` is the model state of the changes it applied."""
-    conn = pymysql.connect(**params)
-    try:
-        baselines.create_table(conn, table)
-    finally:
-        conn.close()
-    with measure.counting_connections() as counter:
-        started = time.perf_counter()
-        deadline = None if budget_s is None else started + budget_s
-        applied = write(params, table, workload.changes, deadline)
-        seconds = time.perf_counter() - started
-    state = _state(params, table, baselines.KEY_COLUMN, baselines.ITEM_COLUMN)
-    whole = len(applied) == len(workload.changes)
-    expected = measure.expected_state(workload.expected if whole else replay(applied))
-    return Outcome(len(applied), seconds, state, expected, counter.count, detail={"whole": whole})
-
-
-def case_per_row(
-    params: dict, workload: Workload, table: str = "per_row", budget_s: float | None = None
-) -> Outcome:
-    return _baseline(params, workload, table, baselines.per_row, budget_s)
-
-
-def case_per_row_concurrent(
-    params: dict, workload: Workload, table: str = "per_row_8", budget_s: float | None = None
-) -> Outcome:
-    return _baseline(params, workload, table, baselines.per_row_concurrent, budget_s)
-
-
-def case_batched(
-    params: dict, workload: Workload, table: str = "batched", budget_s: float | None = None
-) -> Outcome:
-    return _baseline(params, workload, table, baselines.batched, budget_s)
-
-
-def case_raw_load(params: dict, workload: Workload, path: Path, table: str = "raw_load") -> Outcome:
-    """The raw ceiling: every change (``path``, from ``baselines.write_raw_file``), unkeyed."""
-    conn = pymysql.connect(**params)
-    try:
-        baselines.create_raw_table(conn, table)
-    finally:
-        conn.close()
-    with measure.counting_connections() as counter:
-        started = time.perf_counter()
-        baselines.raw_load(params, table, path)
-        seconds = time.perf_counter() - started
-    n = len(workload.changes)
-    # Nothing is merged: the table holds every change, and the check is their count.
-    return Outcome(
-        n, seconds, TableState(_count(params, table), 0), TableState(n, 0), counter.count
-    )
-
-
-def bench_config() -> PipelineConfig:
-    """No declared tables: the workload's table loads with the lossless default mapping."""
-    return parse_config({})
-
-
-def loader_target(config: PipelineConfig, workload: Workload) -> Target:
-    """The target the loader creates for the workload's table."""
-    return Target.of(config.mapping_for(workload.table, {"id": "S"}))
-
-
-def loader_columns(config: PipelineConfig, workload: Workload) -> tuple[str, str, str]:
-    """(target table, key column, item column) the loader writes the workload into."""
-    mapping = loader_target(config, workload).mapping
-    assert mapping.overflow_column is not None
-    return mapping.target, mapping.keys[0].column, mapping.overflow_column
-
-
-@dataclass(frozen=True)
-class WinnerFiles:
-    """The fair ceiling's prepared input: live rows and tombstones, in key order."""
-
-    rows: Path
-    tombs: Path
-    live: int
-    deleted: int
-    expected: TableState
-
-
-def winner_files(
-    changes: Sequence[Change], folder: Path, name: str, *, ordered: bool = True
-) -> WinnerFiles:
-    """Write the rows a merge of ``changes`` into an empty target keeps (``folder/name-*``).
-
-    ``ordered=False`` keeps arrival order instead of key order (for changes that are
-    already one per key): rows then land as random inserts, as in a table that grew
-    over time.
-    """
-    winners = baselines.newest_per_key(changes) if ordered else list(changes)
-    rows, tombs = folder / f"{name}-rows.tsv", folder / f"{name}-tombs.tsv"
-    live, deleted = baselines.write_winner_files(winners, rows, tombs)
-    expected = measure.expected_state({c.key: c.item for c in winners if c.item is not None})
-    return WinnerFiles(rows, tombs, live, deleted, expected)
-
-
-def _load_winners(
-    params: dict, config: PipelineConfig, workload: Workload, files: WinnerFiles
-) -> float:
-    """Create the loader's target (untimed), then time the ceiling's load into it."""
-    target = loader_target(config, workload)
-    conn = pymysql.connect(**params)
-    try:
-        prepare_target(conn, target)
-    finally:
-        conn.close()
-    table, key_column, item_column = loader_columns(config, workload)
-    started = time.perf_counter()
-    loaded = baselines.load_winners(
-        params,
-        table=table,
-        tomb=tombstone_name(table),
-        key_column=key_column,
-        item_column=item_column,
-        rows=files.rows,
-        tombs=files.tombs,
-    )
-    seconds = time.perf_counter() - started
-    if loaded != (files.live, files.deleted):
-        raise AssertionError(f"the ceiling loaded {loaded}, not {(files.live, files.deleted)}")
-    return seconds
-
-
-def case_ceiling(
-    params: dict, workload: Workload, files: WinnerFiles, config: PipelineConfig | None = None
-) -> Outcome:
-    """The fair ceiling: deduplicated winners, keyed, into the loader's target shape."""
-    config = config or bench_config()
-    seconds = _load_winners(params, config, workload, files)
-    table, key_column, item_column = loader_columns(config, workload)
-    state = _state(params, table, key_column, item_column)
-    return Outcome(
-        len(workload.changes), seconds, state, files.expected, 1,
-        detail={"tombstones": _count(params, tombstone_name(table))},
-    )  # fmt: skip
-
-
-def case_loader(
-    params: dict,
-    workload: Workload,
-    config: PipelineConfig | None = None,
-    expected: TableState | None = None,
-) -> Outcome:
-    """The loader, from the staging objects' gzip bytes to COMMIT, on one connection.
-
-    ``expected``: the state the target must end in (default: the workload's model).
-    """
-    config = config or bench_config()
-    # Memory the previous run freed goes back to the system first, so this run's
-    # peak counts what it needs itself.
-    gc.collect()
-    pa.default_memory_pool().release_unused()
-    admin = pymysql.connect(**params)
-    server_before = measure.server_connections(admin)
-    with (
-        measure.counting_connections() as counter,
-        measure.peak_rss() as memory,
-        measure.timing_statements() as statements,
-    ):
-        conn = open_connection({k: v for k, v in params.items() if k != "autocommit"})
-        try:
-            # The clock starts once the connection is open: the timed span is
-            # gzip bytes -> COMMIT, as for the baselines' statements.
-            statements.seconds.clear()
-            statements.counts.clear()
-            started = time.perf_counter()
-            jobs = load_staging_bytes(conn, config, workload.objects)
-            seconds = time.perf_counter() - started
-        finally:
-            conn.close()
-    server_delta = measure.server_connections(admin) - server_before
-    admin.close()
-    failed = [job for job in jobs if job.status != "loaded"]
-    if failed:
-        raise RuntimeError(
-            f"the loader did not load {len(failed)} of {len(jobs)} staging objects; "
-            f"first: {failed[0].status}: {failed[0].error}"
-        )
-    state = _state(params, *loader_columns(config, workload))
-    return Outcome(
-        len(workload.changes),
-        seconds,
-        state,
-        expected or measure.expected_state(workload.expected),
-        counter.count,
-        memory,
-        statements,
-        detail={"jobs": jobs, "server_connections": server_delta},
-    )
-
-
-def case_into_full(
-    params: dict, workload: Workload, prefill: Workload, files: WinnerFiles, expected: TableState
-) -> Outcome:
-    """The loader into a target already holding ``prefill``'s rows (loaded untimed);
-    ``expected``: the state of both together."""
-    config = bench_config()
-    _load_winners(params, config, prefill, files)
-    return case_loader(params, workload, config, expected)
 
 
 def _label(n: int) -> str:
@@ -341,13 +95,6 @@ def _check(name: str, got: TableState, want: TableState) -> str:
 Databases = Callable[[], AbstractContextManager[dict]]
 
 
-def _server_choice() -> str:
-    choice = os.environ.get(SERVER_ENV, "private").strip().lower()
-    if choice not in ("private", "shared"):
-        raise SystemExit(f"{SERVER_ENV} must be 'private' or 'shared', not {choice!r}")
-    return choice
-
-
 def _binlog_choice() -> tuple[bool, ...]:
     choice = os.environ.get(BINLOG_ENV, "both").strip().lower()
     options = {"both": (False, True), "off": (False,), "on": (True,)}
@@ -356,27 +103,11 @@ def _binlog_choice() -> tuple[bool, ...]:
     return options[choice]
 
 
-@contextmanager
-def bench_server(binlog: bool = False) -> Iterator[tuple[dict, str]]:
-    """The server every case of a run uses, and how to name it in the results.
-
-    Default: a private mariadbd started for this run with a production-like buffer
-    pool (``BENCH_BUFFER_POOL``, 2G), the binary log on if ``binlog``;
-    ``BENCH_SERVER=shared`` uses the shared server (``MARIADB_URL`` or
-    root@127.0.0.1:3306) as configured.
-    """
-    if _server_choice() == "shared":
-        params = server_params()
-        yield params, f"shared server {params['host']}:{params['port']}"
-        return
-    pool = os.environ.get(POOL_ENV, "2G")
-    with measure.private_server(pool, binlog=binlog) as params:
-        yield params, f"private mariadbd on 127.0.0.1:{params['port']} (buffer pool {pool})"
-
-
 def run(results: Results, quick: bool) -> None:
     sizes = QUICK_SIZES if quick else FULL_SIZES
-    rounds = int(os.environ.get(ROUNDS_ENV, QUICK_ROUNDS if quick else FULL_ROUNDS))
+    rounds: int | dict[int, int] = QUICK_ROUNDS if quick else FULL_ROUNDS
+    if os.environ.get(ROUNDS_ENV):
+        rounds = int(os.environ[ROUNDS_ENV])
     workloads = []
     for n in sizes:
         started = time.perf_counter()
@@ -391,7 +122,7 @@ def run(results: Results, quick: bool) -> None:
         sizes[-1] if quick else FULL_PREFILL, seed=PREFILL_SEED, mix=(1.0, 0.0, 0.0, 0.0),
         staged=False,
     )  # fmt: skip
-    shared = _server_choice() == "shared"
+    shared = server_choice() == "shared"
     for binlog in _binlog_choice():
         with results.suite("loader"), bench_server(binlog) as (server, label):
             found = measure.server_settings(server)
@@ -459,7 +190,7 @@ def run_suite(
     prefill: Workload,
     databases: Databases,
     budgets_s: dict[str, float] | None = None,
-    rounds: int = FULL_ROUNDS,
+    rounds: int | dict[int, int] = FULL_ROUNDS,
     suffix: str = "",
 ) -> None:
     """Every case of every workload in ``rounds`` interleaved rounds (per-row at the
@@ -477,7 +208,9 @@ def run_suite(
                 per_row=i == 0,
                 full=(prefill, prefill_files) if i == len(workloads) - 1 else None,
             )
-            series = _rounds(databases, cases, rounds, _label(len(workload.changes)))
+            n = len(workload.changes)
+            count = rounds if isinstance(rounds, int) else rounds.get(n, QUICK_ROUNDS)
+            series = _rounds(databases, cases, count, _label(n))
             _record_size(results, workload, cases, series, budgets, suffix)
             if i == len(workloads) - 1:
                 _record_full(results, workload, prefill, series, suffix)

@@ -35,7 +35,7 @@ def sentence(exc: BaseException) -> str | None:
     from loaders.settings import SettingsError
     from localmode.server import LocalModeError
     from ops.backfill_sources import BackfillError
-    from ops.estimate import EstimateError
+    from ops.estimate_inputs import EstimateError
 
     if isinstance(exc, LocalModeError | SettingsError | BackfillError | EstimateError):
         text = str(exc)

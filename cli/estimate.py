@@ -43,7 +43,7 @@ def estimate(
         ddbload estimate --changes-per-second 10000 --item-bytes 1024 --json
     """
     from ops.estimate import estimate as run_estimate
-    from ops.estimate import render_text
+    from ops.estimate_report import render_text
 
     result = run_estimate(
         changes_per_second, item_bytes, tables, stream_mode=stream_mode, shards=shards

@@ -7,9 +7,10 @@ Streams -> Lambda per 100 records -> RDS Proxy -> one write per row), the
 settings to deploy with, the database each design needs, the expected
 freshness and the break points. No AWS calls: prices come from ``prices.json``
 beside this file (each with its source and the date it was read), measured
-rates from ``bench/results.json`` when the repository has one, else from the
-named figures of the last benchmark run below. ``render_text`` formats a result
-for a terminal; ``cli/estimate.py`` only parses options and calls the two.
+rates from ``ops.measured_rates`` (``bench/results.json``, else the figures of a
+named earlier run). ``ops.estimate_inputs`` refuses what cannot be priced;
+``ops.estimate_report`` formats a result for a terminal and docs/SCALE.md;
+``cli/estimate.py`` only parses options and calls them.
 
 Every figure is a monthly (730 hours) steady load, spread evenly over the
 tables. ``item_bytes`` is the item's size as DynamoDB counts it (names plus
@@ -24,10 +25,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from contract.config import DEFAULTS, STREAM_MODES
+from contract.config import DEFAULTS
+from ops.estimate_inputs import check_load, check_settings
+from ops.measured_rates import Measured, Rates, load_rates
 
 PRICES_PATH = Path(__file__).with_name("prices.json")
-BENCH_RESULTS_PATH = Path(__file__).resolve().parent.parent / "bench" / "results.json"
 
 HOURS_PER_MONTH = 730  # AWS's pricing pages count a month as 730 hours
 SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600
@@ -57,24 +59,6 @@ PLAIN_JSON_FACTOR = 1.2
 # ~600-byte lines were 13 MiB of gzip, the loader suite's memory note).
 GZIP_RATIO = 0.22
 
-# Benchmark figures this estimate reads from bench/results.json, by entry name,
-# with the values of the `make bench` run of 2026-11-25 (2 CPUs shared by the
-# client and MariaDB 10.11) for when that file is absent, as in an installed package.
-PER_ROW_PARALLEL = "100k per-row autocommit, 8 connections"
-PER_ROW_SINGLE = "100k per-row autocommit, 1 connection"
-BULK_LOAD = "1M loader into a 1M-row table"
-LOADER_ALONE = "1M loader (gzip bytes -> COMMIT)"
-TRANSFORM_CPU = "transform 1MiB handler CPU"
-LANES_SUITE = "lanes"
-LANES_ONE_LANE = "4 tables, one lane"
-BENCH_FALLBACK = {
-    PER_ROW_PARALLEL: 7737.058,
-    PER_ROW_SINGLE: 3133.691,
-    BULK_LOAD: 38644.792,
-    LOADER_ALONE: 48977.197,
-    TRANSFORM_CPU: 13.414,
-}
-BENCH_FALLBACK_CPUS = 2
 
 # The database is sized to run at half its CPU at the steady rate, leaving the
 # other half for bursts, catch-up after a pause, reads and backups.
@@ -117,72 +101,10 @@ SEED_NETWORK_MS_PER_WRITE = 2.5
 SEED_INVOKE_OVERHEAD_MS = 10.0
 
 
-class EstimateError(ValueError):
-    """An input the estimate cannot use; the message is one sentence."""
-
-
-@dataclass(frozen=True)
-class Measured:
-    """A measured rate and where it came from."""
-
-    value: float
-    unit: str
-    source: str
-
-
-@dataclass(frozen=True)
-class Rates:
-    """The measured figures the estimate uses."""
-
-    per_row_parallel: Measured  # per-row writes, 8 connections: the seed database's work
-    per_row_single: Measured  # per-row writes, 1 connection: one write's latency
-    bulk: Measured  # the loader into a populated table: this design's database work
-    lane: Measured  # one loader lane's ceiling
-    transform_ms_per_mib: Measured  # transform CPU per MiB of Kinesis records
-    bench_cpus: int  # CPUs of the machine that measured them (client and server)
-
-
 def load_prices(path: Path = PRICES_PATH) -> dict[str, Any]:
     with open(path, encoding="utf-8") as f:
         doc: dict[str, Any] = json.load(f)
     return doc
-
-
-def load_rates(path: Path = BENCH_RESULTS_PATH) -> Rates:
-    """The measured rates from ``bench/results.json``, else the named fallback figures."""
-    entries: dict[str, dict[str, Any]] = {}
-    cpus = BENCH_FALLBACK_CPUS
-    where = f"{path.parent.name}/{path.name}"
-    if path.is_file():
-        with open(path, encoding="utf-8") as f:
-            doc = json.load(f)
-        entries = {e["name"]: e for e in doc.get("entries", []) if isinstance(e, dict)}
-        cpus = int(doc.get("machine", {}).get("cpus") or BENCH_FALLBACK_CPUS)
-
-    def rate(name: str, unit: str) -> Measured:
-        entry = entries.get(name)
-        if entry is not None and isinstance(entry.get("value"), int | float) and entry["value"] > 0:
-            return Measured(float(entry["value"]), unit, f"{where}: {name!r}")
-        return Measured(BENCH_FALLBACK[name], unit, f"make bench of 2026-11-25: {name!r}")
-
-    return Rates(
-        per_row_parallel=rate(PER_ROW_PARALLEL, "changes/s"),
-        per_row_single=rate(PER_ROW_SINGLE, "changes/s"),
-        bulk=rate(BULK_LOAD, "changes/s"),
-        lane=_lane_rate(entries, where) or rate(LOADER_ALONE, "changes/s"),
-        transform_ms_per_mib=rate(TRANSFORM_CPU, "ms CPU per MiB"),
-        bench_cpus=cpus,
-    )
-
-
-def _lane_rate(entries: dict[str, dict[str, Any]], where: str) -> Measured | None:
-    """The lanes suite's own figure for one lane: a stated ceiling, else one lane alone."""
-    lanes = [e for e in entries.values() if e.get("suite") == LANES_SUITE]
-    stated = [e for e in lanes if "ceiling" in e["name"].lower() and e.get("unit") == "changes/s"]
-    for entry in stated + [e for e in lanes if e["name"] == LANES_ONE_LANE]:
-        if isinstance(entry.get("value"), int | float) and entry["value"] > 0:
-            return Measured(float(entry["value"]), "changes/s", f"{where}: {entry['name']!r}")
-    return None
 
 
 def estimate(
@@ -207,8 +129,8 @@ def estimate(
     with (the config's ``kinesis_stream_mode`` / ``kinesis_shards``); ``settings``
     in the result recommends its own. Raises ``EstimateError`` for unusable input.
     """
-    _check(changes_per_second, item_bytes, tables, stream_mode, shards, images_per_change)
-    _check_settings(
+    check_load(changes_per_second, item_bytes, tables, stream_mode, shards, images_per_change)
+    check_settings(
         schedule_minutes=schedule_minutes,
         firehose_buffer_seconds=firehose_buffer_seconds,
         firehose_buffer_mb=firehose_buffer_mb,
@@ -282,33 +204,6 @@ def kinesis_record_bytes(item_bytes: float, images_per_change: float = IMAGES_PE
 def staging_line_bytes(item_bytes: float) -> float:
     """Size of the staging line the transform writes for an item of ``item_bytes``."""
     return STAGING_LINE_OVERHEAD_BYTES + item_bytes * PLAIN_JSON_FACTOR
-
-
-def _check(
-    cps: float, item_bytes: int, tables: int, mode: str, shards: int | None, images: float
-) -> None:
-    if isinstance(cps, bool) or not isinstance(cps, int | float) or not cps > 0:
-        raise EstimateError(f"changes per second must be a positive number, got {cps!r}.")
-    if isinstance(item_bytes, bool) or not isinstance(item_bytes, int) or item_bytes <= 0:
-        raise EstimateError(f"item bytes must be a positive whole number, got {item_bytes!r}.")
-    if item_bytes > 400 * KIB:
-        raise EstimateError(
-            f"item bytes is {item_bytes}; a DynamoDB item is at most 400 KB (409,600 bytes)."
-        )
-    if isinstance(tables, bool) or not isinstance(tables, int) or tables <= 0:
-        raise EstimateError(f"tables must be a positive whole number, got {tables!r}.")
-    if mode not in STREAM_MODES:
-        raise EstimateError(f"stream mode must be on-demand or provisioned, got {mode!r}.")
-    if shards is not None and (mode != "provisioned" or shards <= 0):
-        raise EstimateError("shards is a positive whole number, and only with provisioned mode.")
-    if not 1 <= images <= 2:
-        raise EstimateError(f"images per change must be between 1 and 2, got {images!r}.")
-
-
-def _check_settings(**settings: int) -> None:
-    for name, value in settings.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise EstimateError(f"{name} must be a positive whole number, got {value!r}.")
 
 
 @dataclass(frozen=True)
@@ -696,163 +591,3 @@ def _confirmation_counts(prices: dict[str, Any]) -> dict[str, int]:
     for entry in [*prices["prices"].values(), prices["rds_mariadb_instances"]]:
         counts[entry["confirmed"]] = counts.get(entry["confirmed"], 0) + 1
     return counts
-
-
-COMPONENT_LABELS = {
-    "dynamodb_change_data_capture": "DynamoDB change data capture units",
-    "kinesis_stream_hours": "Kinesis on-demand stream hours",
-    "kinesis_ingest": "Kinesis on-demand ingest (1 KB rounding)",
-    "kinesis_retrieval": "Kinesis on-demand retrieval",
-    "kinesis_shard_hours": "Kinesis provisioned shard hours",
-    "kinesis_put_payload_units": "Kinesis PUT payload units",
-    "firehose_ingest": "Firehose ingest (5 KB rounding)",
-    "firehose_dynamic_partitioning": "Firehose dynamic partitioning",
-    "lambda_transform": "Lambda, transform",
-    "lambda_loader": "Lambda, loader",
-    "s3_requests": "S3 requests",
-    "s3_storage": "S3 storage",
-    "sqs": "SQS",
-    "scheduler": "EventBridge Scheduler",
-    "dynamodb_streams_reads": "DynamoDB Streams reads (free for Lambda)",
-    "lambda_requests": "Lambda requests (batches of 100)",
-    "lambda_duration": "Lambda duration (one write per row)",
-    "rds_proxy": "RDS Proxy",
-}
-
-
-def render_text(result: dict[str, Any]) -> str:
-    """The result as lines for a terminal (the CLI prints this unless --json)."""
-    i = result["inputs"]
-    mode = i["kinesis_stream_mode"] + (
-        f", {i['kinesis_shards']} shards" if i["kinesis_shards"] else ""
-    )
-    lines = [
-        f"{i['changes_per_second']:,g} changes/s of {i['item_bytes']:,}-byte items, "
-        f"{i['tables']} table(s); {result['prices']['region']} list prices read "
-        f"{result['prices']['read_on']}",
-        "",
-    ]
-    for key, title in (
-        ("this_design", f"This design (Kinesis {mode})"),
-        ("seed_design", "Seed design (Streams -> Lambda -> RDS Proxy -> per-row writes)"),
-    ):
-        design = result[key]
-        lines.append(f"{title:<58} {_usd(design['monthly_usd']):>12}/month")
-        for name, usd in design["components"].items():
-            lines.append(f"  {COMPONENT_LABELS.get(name, name):<56} {_usd(usd):>12}")
-        lines.append("")
-    lines.append("Database (not in the totals above), sized at half its CPU:")
-    for key in ("this_design", "seed_design"):
-        db = result["database"][key]
-        lines.append(
-            f"  {key.replace('_', ' ')}: {db['writes']}, {db['vcpus_needed']:g} vCPUs needed -> "
-            f"{db['instance']}{' Multi-AZ' if db['multi_az'] else ''} "
-            f"{_usd(db['monthly_usd'])}/month" + ("" if db["fits"] else " (too small: none fits)")
-        )
-    s = result["settings"]
-    shards = f", kinesis_shards={s['kinesis_shards']}" if s["kinesis_shards"] else ""
-    lines += [
-        "",
-        f"Recommended: kinesis_stream_mode={s['kinesis_stream_mode']}{shards}, "
-        f"firehose_buffer_seconds={s['firehose_buffer_seconds']}, "
-        f"firehose_buffer_mb={s['firehose_buffer_mb']}, schedule_minutes={s['schedule_minutes']}"
-        f" -> {_usd(s['monthly_usd'])}/month, fresh within {s['freshness_seconds']:,.0f} s",
-        *(f"  {reason}" for reason in s["reasons"]),
-        "",
-    ]
-    f = result["freshness"]
-    lines.append(
-        f"Freshness: within {result['freshness_seconds']:,.0f} s = {f['firehose_buffer_seconds']:g} s "
-        f"buffer x {f['dynamic_partitioning_factor']:g} + {f['schedule_seconds']} s schedule + "
-        f"{f['load_seconds']:g} s load"
-        + ("" if f["keeps_up"] else " (but each lane falls further behind every period)")
-    )
-    lines += ["", "Break points:"]
-    for name, limit in result["limits"].items():
-        mark = "CROSSED" if limit["crossed"] else "ok"
-        lines.append(
-            f"  [{mark:^7}] {name}: {limit['load']:,g} of {limit['limit']:,g} {limit['unit']}"
-        )
-    confirmed = ", ".join(f"{n} {k}" for k, n in sorted(result["prices"]["confirmed"].items()))
-    lines += ["", f"Prices: {result['prices']['file']} ({confirmed}; see each entry's 'how')."]
-    return "\n".join(lines)
-
-
-def _usd(value: float) -> str:
-    return f"${value:,.0f}" if value >= 10 else f"${value:,.2f}"
-
-
-SCALE_RATES = (1_000, 10_000, 100_000)
-SCALE_ITEM_BYTES = 1024
-DOC_START = "<!-- estimate-table:start (python -m ops.estimate --write-doc) -->"
-DOC_END = "<!-- estimate-table:end -->"
-
-
-def scale_table(
-    rates_per_second: tuple[int, ...] = SCALE_RATES, item_bytes: int = SCALE_ITEM_BYTES
-) -> str:
-    """docs/SCALE.md's table: both designs at each rate, one table, default settings."""
-    results = [estimate(cps, item_bytes) for cps in rates_per_second]
-    head = "| | " + " | ".join(f"{cps:,} changes/s" for cps in rates_per_second) + " |"
-    rows = [head, "|---|" + "---:|" * len(results)]
-
-    def row(label: str, cells: list[str]) -> None:
-        rows.append(f"| {label} | " + " | ".join(cells) + " |")
-
-    for key, title in (("this_design", "**This design**"), ("seed_design", "**Seed design**")):
-        row(title, [f"**{_usd(r[key]['monthly_usd'])}**" for r in results])
-        names = list(dict.fromkeys(n for r in results for n in r[key]["components"]))
-        for name in names:
-            row(
-                f"&nbsp;&nbsp;{COMPONENT_LABELS[name]}",
-                [_usd(r[key]["components"].get(name, 0.0)) for r in results],
-            )
-    row("Ratio, this design / seed", [
-        f"{r['this_design']['monthly_usd'] / r['seed_design']['monthly_usd']:.1f}x"
-        for r in results
-    ])  # fmt: skip
-    for key, title in (
-        ("this_design", "Database, bulk loads"),
-        ("seed_design", "Database, per-row"),
-    ):
-        row(title, [
-            f"{r['database'][key]['instance']} ({_usd(r['database'][key]['monthly_usd'])})"
-            for r in results
-        ])  # fmt: skip
-    row("Recommended Kinesis", [
-        r["settings"]["kinesis_stream_mode"]
-        + (f", {r['settings']['kinesis_shards']} shards" if r["settings"]["kinesis_shards"] else "")
-        for r in results
-    ])  # fmt: skip
-    row("This design with the recommended settings", [
-        _usd(r["settings"]["monthly_usd"]) for r in results
-    ])  # fmt: skip
-    row("Freshness (default settings)", [
-        f"{r['freshness_seconds']:,.0f} s" + ("" if r["freshness"]["keeps_up"] else ", falling behind")
-        for r in results
-    ])  # fmt: skip
-    row("Break points crossed", [
-        ", ".join(n for n, lim in r["limits"].items() if lim["crossed"]) or "none"
-        for r in results
-    ])  # fmt: skip
-    return "\n".join(rows)
-
-
-def write_doc(path: Path) -> bool:
-    """Replace the generated block of ``path``; True when it changed."""
-    text = path.read_text(encoding="utf-8")
-    start, end = text.index(DOC_START), text.index(DOC_END)
-    new = text[: start + len(DOC_START)] + "\n" + scale_table() + "\n" + text[end:]
-    if new != text:
-        path.write_text(new, encoding="utf-8")
-    return new != text
-
-
-if __name__ == "__main__":
-    import sys
-
-    doc = Path(__file__).resolve().parent.parent / "docs" / "SCALE.md"
-    if sys.argv[1:] == ["--write-doc"]:
-        print(f"{doc}: {'rewritten' if write_doc(doc) else 'already current'}")
-    else:
-        print(render_text(estimate(10_000, 1024)))

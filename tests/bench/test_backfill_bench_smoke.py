@@ -7,7 +7,7 @@ The suite checks every case's MariaDB state against DynamoDB (once through
 from __future__ import annotations
 
 from bench import backfill_bench
-from bench.loader_bench import server_params
+from bench.loader_cases import server_params
 from bench.results import Results
 
 

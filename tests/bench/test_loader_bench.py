@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import pymysql
 import pytest
 
-from bench import loader_bench, measure
+from bench import loader_bench, loader_cases, measure
 from bench.results import Results
 from bench.workload import generate
 from tests.conftest import mariadb_params
@@ -26,7 +26,7 @@ def workload():
 def test_the_state_checksum_sees_one_changed_row(database, workload):
     # GIVEN a baseline table in the model state
     params = mariadb_params(database)
-    loader_bench.case_batched(params, workload)
+    loader_cases.case_batched(params, workload)
     want = measure.expected_state(workload.expected)
     conn = pymysql.connect(**params)
     try:
@@ -44,7 +44,7 @@ def test_a_baseline_stopped_by_its_budget_checks_the_prefix_it_applied(database,
     # GIVEN 8 per-row writers with a budget far too short for 2,000 changes
     params = mariadb_params(database)
     # WHEN they run
-    outcome = loader_bench.case_per_row_concurrent(params, workload, budget_s=0.2)
+    outcome = loader_cases.case_per_row_concurrent(params, workload, budget_s=0.2)
     # THEN what they applied (a prefix of each shard) is exactly what the table holds
     assert outcome.state == outcome.expected
     assert outcome.connections == 8
@@ -107,9 +107,9 @@ def test_run_suite_records_every_case_with_ratios(database):
 def test_the_ceiling_holds_the_loaders_end_state(database, workload, tmp_path):
     # GIVEN the fair ceiling's files for the workload
     params = mariadb_params(database)
-    files = loader_bench.winner_files(workload.changes, tmp_path, "w")
+    files = loader_cases.winner_files(workload.changes, tmp_path, "w")
     # WHEN they load into the loader's target shape
-    outcome = loader_bench.case_ceiling(params, workload, files)
+    outcome = loader_cases.case_ceiling(params, workload, files)
     # THEN the target holds exactly the model's rows, and a tombstone per deleted key
     assert outcome.state == measure.expected_state(workload.expected)
     deleted = {c.key for c in workload.changes if c.item is None}

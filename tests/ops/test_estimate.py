@@ -16,7 +16,12 @@ import pytest
 
 from contract.config import DEFAULTS
 from ops import estimate as est
-from ops.estimate import EstimateError, estimate, load_prices, load_rates, render_text
+from ops import estimate_report as report
+from ops import measured_rates as measured
+from ops.estimate import estimate, load_prices
+from ops.estimate_inputs import EstimateError
+from ops.estimate_report import render_text
+from ops.measured_rates import load_rates
 
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "tests" / "transforms" / "events"
@@ -222,8 +227,8 @@ def test_the_lane_ceiling_comes_from_the_lanes_benchmark_when_there_is_one(tmp_p
     results = write_results(
         tmp_path / "results.json",
         [
-            entry(est.LOADER_ALONE, 50_000.0, "loader"),
-            entry(est.LANES_ONE_LANE, 30_000.0, "lanes"),
+            entry(measured.LOADER_ALONE, 50_000.0, "loader"),
+            entry(measured.LANES_ONE_LANE, 30_000.0, "lanes"),
             entry("per-lane ceiling (4 lanes on 2 cores)", 21_000.0, "lanes"),
         ],
     )
@@ -233,37 +238,40 @@ def test_the_lane_ceiling_comes_from_the_lanes_benchmark_when_there_is_one(tmp_p
     # Without a stated ceiling, one lane loading alone is the ceiling.
     results = write_results(
         tmp_path / "results.json",
-        [entry(est.LOADER_ALONE, 50_000.0, "loader"), entry(est.LANES_ONE_LANE, 30_000.0, "lanes")],
+        [
+            entry(measured.LOADER_ALONE, 50_000.0, "loader"),
+            entry(measured.LANES_ONE_LANE, 30_000.0, "lanes"),
+        ],
     )
     assert load_rates(results).lane.value == 30_000.0
 
 
 def test_without_a_lanes_benchmark_the_loader_figure_is_the_lane(tmp_path):
     results = write_results(
-        tmp_path / "results.json", [entry(est.LOADER_ALONE, 44_000.0, "loader")]
+        tmp_path / "results.json", [entry(measured.LOADER_ALONE, 44_000.0, "loader")]
     )
     rates = load_rates(results)
     assert rates.lane.value == 44_000.0
     # Entries it cannot find fall back to the named figures of the last run.
-    assert rates.bulk.value == est.BENCH_FALLBACK[est.BULK_LOAD]
+    assert rates.bulk.value == measured.BENCH_FALLBACK[measured.BULK_LOAD]
     assert "make bench of 2026-11-25" in rates.bulk.source
 
 
 def test_without_bench_results_every_rate_is_a_named_figure(tmp_path):
     rates = load_rates(tmp_path / "missing.json")
-    assert rates.per_row_parallel.value == est.BENCH_FALLBACK[est.PER_ROW_PARALLEL]
-    assert rates.bench_cpus == est.BENCH_FALLBACK_CPUS
+    assert rates.per_row_parallel.value == measured.BENCH_FALLBACK[measured.PER_ROW_PARALLEL]
+    assert rates.bench_cpus == measured.BENCH_FALLBACK_CPUS
     assert all("make bench of 2026-11-25" in r.source for r in (rates.lane, rates.bulk))
 
 
 def test_the_repository_results_are_read_when_present():
-    if not est.BENCH_RESULTS_PATH.is_file():
+    if not measured.BENCH_RESULTS_PATH.is_file():
         pytest.fail("bench/results.json is part of the repository")
     rates = load_rates()
-    doc = json.loads(est.BENCH_RESULTS_PATH.read_text())
+    doc = json.loads(measured.BENCH_RESULTS_PATH.read_text())
     by_name = {e["name"]: e["value"] for e in doc["entries"]}
     assert rates.per_row_parallel.value == by_name.get(
-        est.PER_ROW_PARALLEL, est.BENCH_FALLBACK[est.PER_ROW_PARALLEL]
+        measured.PER_ROW_PARALLEL, measured.BENCH_FALLBACK[measured.PER_ROW_PARALLEL]
     )
 
 
@@ -427,9 +435,9 @@ def test_the_lambda_sizes_priced_are_the_ones_deployed():
 
 def test_docs_scale_table_is_current():
     doc = (REPO / "docs" / "SCALE.md").read_text()
-    start, end = doc.index(est.DOC_START), doc.index(est.DOC_END)
-    current = doc[start + len(est.DOC_START) : end].strip()
-    assert current == est.scale_table(), (
+    start, end = doc.index(report.DOC_START), doc.index(report.DOC_END)
+    current = doc[start + len(report.DOC_START) : end].strip()
+    assert current == report.scale_table(), (
         "docs/SCALE.md's table is stale (prices or bench/results.json changed): "
         "run `.venv/bin/python -m ops.estimate --write-doc`"
     )
