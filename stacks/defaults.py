@@ -96,6 +96,9 @@ LOADER_METRIC_FILES_QUARANTINED = names.METRIC_FILES_QUARANTINED
 LOADER_METRIC_ROWS_QUARANTINED = names.METRIC_ROWS_QUARANTINED
 LOADER_METRIC_FILES_LOADED = names.METRIC_FILES_LOADED
 ALARM_PERIOD_MINUTES = 5
+# The loader must run every schedule period; this many periods with no invocation at
+# all alarm (a single late tick does not).
+LOADER_SILENT_SCHEDULE_PERIODS = 2
 # DynamoDB's Kinesis streaming destination publishes its metrics (AWS/DynamoDB) with the
 # dimensions TableName and DelegatedOperation, the Kinesis call DynamoDB makes for us.
 REPLICATION_DELEGATED_OPERATION = "PutRecords"

@@ -158,6 +158,7 @@ class Monitoring(Construct):
                 what=f"Messages are waiting in the {name} queue.",
             )
         self._loader_invocation_alarms(loader)
+        self._loader_silence_alarm(loader, settings["schedule_minutes"])
         self._freshness_alarms(capture, loader, freshness_objective(settings))
         self._database_alarms(database)
         self.dashboard = self._dashboard(capture, delivery, loader, database)
@@ -259,6 +260,27 @@ class Monitoring(Construct):
             "schedule period, or failed); files wait for the next run.",
         )
 
+    def _loader_silence_alarm(self, loader: ScheduledLoader, schedule_minutes: int) -> None:
+        # The freshness alarms hear only from loader runs: if no run starts at all
+        # (schedules disabled or deleted, the function gone), their metric stops and
+        # they would stay quiet. Here no data is the failure, so missing data breaches.
+        # Period x periods stays within CloudWatch's window (a day below hourly periods,
+        # seven days above) for every schedule the config accepts (1 to 1440 minutes).
+        periods = defaults.LOADER_SILENT_SCHEDULE_PERIODS
+        self._alarm(
+            "LoaderNotRunning",
+            loader.function.metric_invocations(
+                statistic="Sum", period=Duration.minutes(schedule_minutes)
+            ),
+            threshold=1,
+            below=True,
+            evaluation_periods=periods,
+            missing_breaches=True,
+            what=f"The loader has not run for {periods} schedule periods "
+            f"({periods * schedule_minutes} minutes): staged changes are not being loaded "
+            "and the freshness alarms cannot hear about it. Check the loader's schedules.",
+        )
+
     def _database_alarms(self, database: Database) -> None:
         instance = database.instance
         if instance is None:
@@ -314,6 +336,7 @@ class Monitoring(Construct):
         what: str,
         below: bool = False,
         evaluation_periods: int = 1,
+        missing_breaches: bool = False,
     ) -> None:
         alarm = cloudwatch.Alarm(
             self,
@@ -326,8 +349,13 @@ class Monitoring(Construct):
                 if below
                 else cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
             ),
-            # No data means nothing flowed, which is not a failure.
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            # No data means nothing flowed, which is not a failure, except for an
+            # alarm on something that must always report (``missing_breaches``).
+            treat_missing_data=(
+                cloudwatch.TreatMissingData.BREACHING
+                if missing_breaches
+                else cloudwatch.TreatMissingData.NOT_BREACHING
+            ),
             alarm_description=f"ddbload: {what}",
         )
         alarm.add_alarm_action(actions.SnsAction(self.topic))

@@ -36,7 +36,29 @@ def test_every_alarm_notifies_the_encrypted_topic(default_pipeline: Synthesized)
     assert "KmsMasterKeyId" in topic["Properties"]
     for alarm in default_pipeline.resources("AWS::CloudWatch::Alarm").values():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
-        assert alarm["Properties"]["TreatMissingData"] == "notBreaching"
+        # No data is quiet, except where a silent loader is the failure itself.
+        silent = alarm["Properties"]["MetricName"] == "Invocations"
+        assert alarm["Properties"]["TreatMissingData"] == (
+            "breaching" if silent else "notBreaching"
+        )
+
+
+def test_a_loader_that_stops_running_alarms_even_with_no_data(
+    default_pipeline: Synthesized, existing_pipeline: Synthesized
+) -> None:
+    for pipeline in (default_pipeline, existing_pipeline):
+        # GIVEN the schedule period (the existing pipeline: 10 minutes)
+        minutes = pipeline.config.settings["schedule_minutes"]
+        loader_id = pipeline.logical_id(pipeline.stack.loader.function)
+        # THEN one alarm counts the loader's invocations per schedule period, and
+        # fires after two periods with none: no data breaches, since then it is the
+        # freshness alarms that hear nothing
+        (alarm,) = alarms_by_metric(pipeline)["Invocations"]
+        assert alarm_dimensions(alarm)["FunctionName"] == {"Ref": loader_id}
+        assert alarm["Period"] == minutes * 60
+        assert alarm["EvaluationPeriods"] == 2
+        assert alarm["ComparisonOperator"] == "LessThanThreshold" and alarm["Threshold"] == 1
+        assert alarm["TreatMissingData"] == "breaching"
 
 
 def test_dashboard_and_optional_email(
