@@ -63,8 +63,11 @@ QUICK_ROUNDS = 2
 TARGETS = {"ceiling": 0.8, "per-row": 25.0, "batched": 3.0, "full": 0.85}
 # How long one run of a slow baseline may take before it stops; it then reports the
 # rate and checks the state of the prefix it applied, so the suite keeps its time
-# on a busy machine. Per-row writes run at ~3,000/s, batched at ~20,000/s.
-FULL_BUDGETS_S = {"per-row": 10.0, "per-row-8": 6.0, "batched": 15.0}
+# on a busy machine. A prefix flatters the baseline (its table stays smaller: batched
+# upserts measured 25,000/s over the first 15 s of 1M changes, 22,700/s over all of
+# them), so on a quiet machine the budgets let every run finish: per-row writes run at
+# ~1,400-3,000/s (100k: 35-70 s), 8 connections at ~4,000-7,500/s, batched at ~20,000/s.
+FULL_BUDGETS_S = {"per-row": 80.0, "per-row-8": 30.0, "batched": 70.0}
 QUICK_BUDGETS_S = {"per-row": 5.0, "per-row-8": 3.0, "batched": 10.0}
 # Rows already in the target for the "into a full table" case.
 FULL_PREFILL = 1_000_000
