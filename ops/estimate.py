@@ -410,21 +410,29 @@ def _load_seconds(load: _Load, s: _Settings, rates: Rates) -> float:
 def _freshness(load: _Load, s: _Settings, ctx: _Context) -> dict[str, Any]:
     """How old a change can be when it reaches MariaDB (the worst case of a steady load).
 
-    Firehose holds it until the table's buffer is full or its interval ends, up to
+    Firehose first holds it for the transform until the processor buffer is full
+    or its interval ends (``contract.config.freshness_floor`` counts the same
+    stages), then until the table's buffer is full or its interval ends, up to
     1.5 times that with dynamic partitioning; it then waits up to one schedule
     period for the next run, and that run's load time.
     """
+    processor = min(
+        float(DEFAULTS["processor_buffer_seconds"]),
+        DEFAULTS["processor_buffer_mb"] * MB / load.write_bytes_per_second,
+    )
     buffer = min(float(s.buffer_seconds), 1 / load.objects_per_table_second(s))
     factor = ctx.limit("firehose_dynamic_partitioning_delay_factor")
     schedule = s.schedule_minutes * 60
     load_time = _load_seconds(load, s, ctx.rates)
     return {
+        "processor_buffer_seconds": round(processor, 1),
         "firehose_buffer_seconds": round(buffer, 1),
         "dynamic_partitioning_factor": factor,
         "schedule_seconds": schedule,
         "load_seconds": round(load_time, 1),
-        "total_seconds": round(buffer * factor + schedule + load_time, 1),
-        "formula": "buffer x 1.5 (dynamic partitioning) + schedule period + load time",
+        "total_seconds": round(processor + buffer * factor + schedule + load_time, 1),
+        "formula": "transform buffer + buffer x 1.5 (dynamic partitioning) + schedule period "
+        "+ load time",
         # Above one lane's rate the backlog grows each period and no bound holds.
         "keeps_up": load.per_table_cps <= ctx.rates.lane.value,
     }

@@ -76,7 +76,8 @@ def render_text(result: dict[str, Any]) -> str:
     ]
     f = result["freshness"]
     lines.append(
-        f"Freshness: within {result['freshness_seconds']:,.0f} s = {f['firehose_buffer_seconds']:g} s "
+        f"Freshness: within {result['freshness_seconds']:,.0f} s = "
+        f"{f['processor_buffer_seconds']:g} s transform buffer + {f['firehose_buffer_seconds']:g} s "
         f"buffer x {f['dynamic_partitioning_factor']:g} + {f['schedule_seconds']} s schedule + "
         f"{f['load_seconds']:g} s load"
         + ("" if f["keeps_up"] else " (but each lane falls further behind every period)")

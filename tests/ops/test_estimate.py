@@ -157,16 +157,26 @@ def test_small_records_need_shards_for_their_count_not_their_bytes():
     assert result["inputs"]["kinesis_shards"] == math.ceil(5 * est.SHARD_HEADROOM)
 
 
-def test_freshness_is_buffer_times_one_and_a_half_plus_schedule_plus_load():
+def test_freshness_is_both_buffers_plus_schedule_plus_load():
     result = estimate(50, 1024, schedule_minutes=10, firehose_buffer_seconds=120)
     f = result["freshness"]
     # A slow table never fills 64 MB: Firehose flushes on its interval.
     assert f["firehose_buffer_seconds"] == 120
     assert f["dynamic_partitioning_factor"] == 1.5
     assert f["schedule_seconds"] == 600
+    # The transform's 1 MB buffer fills in 1 MB / (50 changes/s x the record size).
+    record = est.kinesis_record_bytes(1024)
+    assert f["processor_buffer_seconds"] == pytest.approx(1_000_000 / (50 * record), abs=0.1)
     assert result["freshness_seconds"] == pytest.approx(
-        120 * 1.5 + 600 + f["load_seconds"], abs=0.1
+        f["processor_buffer_seconds"] + 120 * 1.5 + 600 + f["load_seconds"], abs=0.2
     )
+
+
+def test_a_trickle_waits_the_whole_transform_buffer_interval():
+    # One small change a second never fills the transform's 1 MB buffer: it waits the
+    # interval, as contract.config.freshness_floor counts it
+    f = estimate(1, 100)["freshness"]
+    assert f["processor_buffer_seconds"] == DEFAULTS["processor_buffer_seconds"]
 
 
 def test_a_busy_table_flushes_by_size_before_its_interval():
