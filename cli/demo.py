@@ -9,13 +9,14 @@ from rich.table import Table
 
 from cli import render
 from cli.errors import EXIT_ATTENTION
-from cli.options import Database, Json
+from cli.options import ConfigFile, Database, Json, read_config
 
 
 def demo(
     items: Annotated[
         int, typer.Option("--items", min=1, help="About how many new items to write.")
     ] = 1000,
+    config: ConfigFile = "cdk.json",
     database: Database = None,
     state_dir: Annotated[
         str | None, typer.Option("--state-dir", metavar="DIR", help="Local mode state folder.")
@@ -37,8 +38,15 @@ def demo(
     """
     from localmode.demo import run_demo
 
+    pipeline_config = read_config(config)
     with render.labelled_progress() as progress:
-        summary = run_demo(items, database=database, state_path=state_dir, progress=progress)
+        summary = run_demo(
+            items,
+            config=pipeline_config,
+            database=database,
+            state_path=state_dir,
+            progress=progress,
+        )
     doc = summary.to_dict()
     if as_json:
         render.print_json(doc)

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-
 import typer
 from rich.table import Table
 
 from cli import render
 from cli.errors import EXIT_ATTENTION
-from cli.options import Database, Json, StateDir
-from contract.config import ConfigError
-from ops.pipeline import OperatorError
+from cli.options import ConfigFile, Database, Json, StateDir, read_config
 
 
 def up(
-    config: Annotated[
-        str, typer.Option("--config", metavar="FILE", help="cdk.json with the pipeline config.")
-    ] = "cdk.json",
+    config: ConfigFile = "cdk.json",
     database: Database = None,
     state_dir: StateDir = None,
     as_json: Json = False,
@@ -31,10 +25,9 @@ def up(
 
         ddbload local up
     """
-    from contract.config import load_cdk_json
     from localmode import demo, resources, server
 
-    pipeline_config = _read_config(config, load_cdk_json)
+    pipeline_config = read_config(config)
     made = demo.ensure_stack(pipeline_config, database=database, state_path=state_dir)
     running = server.status(state_dir)
     if as_json:
@@ -48,17 +41,6 @@ def up(
     for kind, name in resources.describe(made):
         table.add_row(kind, name)
     render.console().print(table)
-
-
-def _read_config(path: str, reader: Any) -> Any:
-    try:
-        return reader(path)
-    except FileNotFoundError:
-        raise OperatorError(f"No config file {path}; pass --config PATH to a cdk.json.") from None
-    except ValueError as e:
-        if isinstance(e, ConfigError):
-            raise
-        raise OperatorError(f"{path} is not valid JSON ({e}).") from None
 
 
 def down(state_dir: StateDir = None, as_json: Json = False) -> None:

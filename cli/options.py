@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from contract import names
+from contract.config import ConfigError, PipelineConfig, load_cdk_json
 from ops.pipeline import OperatorError, Pipeline, from_stack
 
 Local = Annotated[
@@ -35,6 +36,24 @@ Database = Annotated[
     str | None,
     typer.Option("--database", metavar="NAME", help="MariaDB database (default: config's)."),
 ]
+ConfigFile = Annotated[
+    str, typer.Option("--config", metavar="FILE", help="cdk.json with the pipeline config.")
+]
+
+
+def read_config(path: str) -> PipelineConfig:
+    """The pipeline config of cdk.json ``path``; a missing or broken file is one sentence."""
+    try:
+        return load_cdk_json(path)
+    except FileNotFoundError:
+        raise OperatorError(
+            f"No config file {path} here; run from the project folder or pass --config PATH "
+            "to its cdk.json."
+        ) from None
+    except ValueError as e:
+        if isinstance(e, ConfigError):
+            raise
+        raise OperatorError(f"{path} is not valid JSON ({e}).") from None
 
 
 def open_pipeline(local: bool = False, stack: str | None = None) -> Pipeline:

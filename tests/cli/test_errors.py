@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
@@ -120,3 +122,15 @@ def test_database_unreachable(runner: CliRunner, local_stack, moto_state, databa
     # WHEN reading load status, health, or reloading THEN
     for command in (["inspect"], ["status"], ["reload", "--prefix", "table=customers/", "-y"]):
         assert_one_sentence(runner.invoke(app, [*command, "--local"]), "unreachable")
+
+
+@pytest.mark.parametrize("command", [["demo"], ["local", "up"]])
+def test_no_cdk_json_in_the_working_folder(
+    runner: CliRunner, tmp_path: Path, monkeypatch, command
+) -> None:
+    # GIVEN a folder that is not the project's (no cdk.json), and a broken one
+    monkeypatch.chdir(tmp_path)
+    # WHEN / THEN the commands that read cdk.json say so in one sentence
+    assert_one_sentence(runner.invoke(app, command), "No config file cdk.json", "--config")
+    (tmp_path / "broken.json").write_text("{")
+    assert_one_sentence(runner.invoke(app, [*command, "--config", "broken.json"]), "not valid JSON")
