@@ -10,7 +10,8 @@ items). Each side is reduced to ``key text -> checksum of the mapped values``:
 * the values are what the loader stores for the item, derived on the DynamoDB
   side through ``contract.values`` (the same plain JSON the transform writes)
   and the table mapping: each mapped column's value at its path, normalised
-  for its SQL type, and the overflow column's JSON document. Both sides are
+  for its SQL type (DOUBLE, FLOAT and the temporal types in the exact form they
+  store, ``ops.stored_forms``), and the overflow column's JSON document. Both sides are
   rendered canonically (object keys sorted, numbers as
   ``contract.values.canonical_number``, never through float) before hashing.
 
@@ -36,6 +37,8 @@ from contract.config import PipelineConfig, TableMapping
 from contract.staging import key_text
 from contract.values import _Num, canonical_number, loads_exact, to_plain, wire_value
 from loaders import sql
+from loaders.columns import ColumnType
+from ops import stored_forms
 
 # (stage label, units done so far, total or None when unknown)
 Progress = Callable[[str, int, int | None], None]
@@ -109,6 +112,17 @@ def _expected_column(sql_type: str, value: Any) -> Any:
         return _canonical(value)
     if isinstance(value, dict | list):
         return None  # JSON_VALUE of a non-scalar is NULL
+    # DOUBLE/FLOAT and the temporal types store another exact form (ops.stored_forms).
+    ct = ColumnType.of(sql_type)
+    stored = None
+    if ct.family == "float" and isinstance(value, _Num):
+        stored = stored_forms.float_text(value, ct)
+        if stored is not None:
+            return {"#n": stored}
+    if ct.family == "temporal":
+        stored = stored_forms.temporal_text(value, ct)
+        if stored is not None:
+            return stored
     if kind in _NUMERIC or kind == "BOOLEAN":
         return _number(value)
     if kind in _BINARY:
@@ -187,7 +201,14 @@ def item_entry(mapping: TableMapping, item: dict[str, Any]) -> tuple[str, str]:
     plain = loads_exact(to_plain(wire)[0])
     values = [_expected_column(c.sql_type, _at(plain, c.path)) for c in mapping.columns]
     if mapping.overflow_column:
-        values.append(_canonical(_without(plain, [c.path for c in mapping.columns])))
+        # A mapped path leaves the overflow document, unless the column could not hold
+        # its number exactly and the loader kept the digits there too.
+        removed = [
+            c.path
+            for c in mapping.columns
+            if not stored_forms.keeps_digits(_at(plain, c.path), ColumnType.of(c.sql_type))
+        ]
+        values.append(_canonical(_without(plain, removed)))
     return key, _digest(values)
 
 

@@ -206,3 +206,87 @@ def test_a_row_only_in_mariadb_is_one_extra(loaded: tuple[TableMapping, Any, Any
     assert (result.missing, result.extra, result.different) == (0, 1, 0), result
     assert len(result.samples["extra"]) == 1 and f"k{ALTERED}" in result.samples["extra"][0]
     assert (result.dynamodb_items, result.mariadb_rows) == (2, 3)
+
+
+# Values the loader stores in another form than DynamoDB's text, losing nothing: a DOUBLE
+# rounds and keeps the exact digits in the overflow column; a DATE/DATETIME holds the UTC
+# instant an ISO text or epoch seconds name. verify must see them as equal.
+EXACT_FORMS: dict[str, tuple[str, dict[str, Any]]] = {
+    "double_more_digits_than_it_holds": ("DOUBLE", {"N": "0.1000000000000000055511151231257827"}),
+    "double_seventeen_digits": ("DOUBLE", {"N": "3.14159265358979323846"}),
+    "double_exact": ("DOUBLE", {"N": "2.5"}),
+    "double_integer_text": ("DOUBLE", {"N": "12345678901234567890"}),
+    "float_more_digits": ("FLOAT", {"N": "1.23456789"}),
+    "datetime_utc_z": ("DATETIME", {"S": "2026-11-21T12:34:56Z"}),
+    "datetime_offset": ("DATETIME(3)", {"S": "2026-11-21T14:34:56.5+02:00"}),
+    "datetime_lowercase_t": ("DATETIME", {"S": "2026-11-21t12:34:56"}),
+    "datetime_epoch": ("DATETIME(6)", {"N": "1790000000.25"}),
+    "date_iso": ("DATE", {"S": "2026-11-21"}),
+    "date_epoch": ("DATE", {"N": "1790035200"}),
+    "date_epoch_before_1970": ("DATE", {"N": "-86400"}),
+    "date_midnight_with_offset": ("DATE", {"S": "2026-11-21T02:00:00+02:00"}),
+    "datetime_zero_fraction": ("DATETIME", {"S": "2026-11-21T12:34:56.000Z"}),
+    "timestamp_offset": ("TIMESTAMP(6)", {"S": "2026-11-21 07:04:56.123456-05:30"}),
+}
+
+
+@pytest.mark.parametrize("form", sorted(EXACT_FORMS))
+def test_a_value_stored_in_another_exact_form_is_no_difference(
+    ddb: Any, database: str, form: str
+) -> None:
+    outcome = _load_one_and_verify(ddb, database, form)
+    assert outcome.ok and outcome.different == 0, outcome
+
+
+@pytest.mark.parametrize(
+    "form, assignment",
+    [
+        # the exact digits the loader kept beside a rounded DOUBLE, lost
+        ("double_more_digits_than_it_holds", "item = JSON_REMOVE(item, '$.v')"),
+        # an instant one second off, in a column that was given an offset
+        ("datetime_offset", "v = v + INTERVAL 1 SECOND"),
+    ],
+)
+def test_a_changed_stored_form_is_still_a_difference(
+    ddb: Any, database: str, form: str, assignment: str
+) -> None:
+    outcome = _load_one_and_verify(ddb, database, form, assignment)
+    assert (outcome.missing, outcome.extra, outcome.different) == (0, 0, 1), outcome
+
+
+def _load_one_and_verify(
+    ddb: Any, database: str, form: str, assignment: str | None = None
+) -> verify.TableReconciliation:
+    """Load one item whose mapped value the column stores in its own form, then verify."""
+    sql_type, value = EXACT_FORMS[form]
+    config = parse_config(
+        {
+            "tables": {
+                TABLE: {
+                    "partition_key": {"name": "pk"},
+                    "columns": {"v": {"path": "v", "type": sql_type}},
+                }
+            }
+        }
+    )
+    key = {"pk": {"S": "k1"}}
+    item = {"v": value, "other": {"S": "x"}}
+    ddb.put_item(TableName=TABLE, Item={**key, **item})
+    params = mariadb_params(database)
+    params.pop("autocommit")
+    loader = open_connection(params)
+    try:
+        [result] = load_staging_bytes(loader, config, [obj(TABLE, [change(TABLE, key, item, 1)])])
+    finally:
+        loader.close()
+    assert result.status == "loaded" and result.applied == 1, result.error
+    # WHEN (optionally) the stored row is altered, and verify compares the two sides
+    conn = pymysql.connect(**mariadb_params(database))
+    try:
+        if assignment:
+            with conn.cursor() as cur:
+                cur.execute(f"UPDATE `{TABLE}` SET {assignment} WHERE pk = 'k1'")
+                assert cur.rowcount == 1
+        return verify.verify_table(config.tables[TABLE], ddb, conn)
+    finally:
+        conn.close()
