@@ -6,11 +6,9 @@ Lambda, S3, SQS, Scheduler), the seed design's for the same load (DynamoDB
 Streams -> Lambda per 100 records -> RDS Proxy -> one write per row), the
 settings to deploy with, the database each design needs, the expected
 freshness and the break points. No AWS calls: prices come from ``prices.json``
-beside this file (each with its source and the date it was read), measured
-rates from ``ops.measured_rates`` (``bench/results.json``, else the figures of a
-named earlier run). ``ops.estimate_inputs`` refuses what cannot be priced;
-``ops.estimate_report`` formats a result for a terminal and docs/SCALE.md;
-``cli/estimate.py`` only parses options and calls them.
+(each with its source and read date), measured rates from ``ops.measured_rates``.
+``ops.estimate_inputs`` refuses what cannot be priced, ``ops.estimate_report``
+formats a result (terminal, docs/SCALE.md), ``cli/estimate.py`` calls them.
 
 Every figure is a monthly (730 hours) steady load, spread evenly over the
 tables. ``item_bytes`` is the item's size as DynamoDB counts it (names plus
@@ -28,6 +26,12 @@ from typing import Any
 from contract.config import DEFAULTS
 from ops.estimate_inputs import check_load, check_settings
 from ops.measured_rates import Measured, Rates, load_rates
+from ops.record_sizes import (
+    GZIP_RATIO,
+    IMAGES_PER_CHANGE,
+    kinesis_record_bytes,
+    staging_line_bytes,
+)
 
 PRICES_PATH = Path(__file__).with_name("prices.json")
 
@@ -37,27 +41,6 @@ KIB = 1024
 MIB = 1024 * KIB
 GIB = 1024 * MIB
 MB = 1_000_000  # Kinesis and Firehose throughput limits are quoted in MB/s
-
-# Size of one DynamoDB Kinesis-destination record: the change's metadata and keys
-# (eventID, tableName, timestamps, SizeBytes, ...) plus each image in typed DynamoDB
-# JSON ({"name":{"S":"value"}}, numbers as digits where DynamoDB stores about half a
-# byte per digit), about a quarter larger than DynamoDB's own item size for items of
-# ordinary attributes (50 bytes or so each, a quarter of them numbers). Fitted to
-# records built in the documented format; tests/ops/test_estimate.py rebuilds them.
-KINESIS_RECORD_OVERHEAD_BYTES = 420
-TYPED_JSON_FACTOR = 1.25
-# MODIFY records carry the new and the old image, INSERT and REMOVE one: 2 is the
-# update-heavy case, and the default.
-IMAGES_PER_CHANGE = 2.0
-# One staging line (contract.staging) per change: the new image as plain JSON text
-# inside the line's JSON (so its quotes are escaped) plus key, version, sequence
-# number, event id and table; fitted to lines the real transform writes, and
-# checked by the same test.
-STAGING_LINE_OVERHEAD_BYTES = 350
-PLAIN_JSON_FACTOR = 1.2
-# gzip shrinks staging lines to about this fraction (bench: 100,000 changes of
-# ~600-byte lines were 13 MiB of gzip, the loader suite's memory note).
-GZIP_RATIO = 0.22
 
 
 # The database is sized to run at half its CPU at the steady rate, leaving the
@@ -194,16 +177,6 @@ def estimate(
             "the settings and database sizes leave.",
         ],
     }
-
-
-def kinesis_record_bytes(item_bytes: float, images_per_change: float = IMAGES_PER_CHANGE) -> float:
-    """Size of one DynamoDB Kinesis-destination record for an item of ``item_bytes``."""
-    return KINESIS_RECORD_OVERHEAD_BYTES + images_per_change * item_bytes * TYPED_JSON_FACTOR
-
-
-def staging_line_bytes(item_bytes: float) -> float:
-    """Size of the staging line the transform writes for an item of ``item_bytes``."""
-    return STAGING_LINE_OVERHEAD_BYTES + item_bytes * PLAIN_JSON_FACTOR
 
 
 @dataclass(frozen=True)

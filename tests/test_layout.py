@@ -58,3 +58,18 @@ def test_the_loader_bundle_ships_only_the_runtime_and_the_contract() -> None:
 
     # The loader Lambda's asset holds these packages (plus its wheels), nothing of the tool.
     assert set(defaults.LOADER_PACKAGES) == {"loaders", "contract"}
+
+
+def test_source_files_stay_small_enough_to_read() -> None:
+    # No module outside tests/ beyond 600 lines, no CLI module beyond 400 (docs/ARCHITECTURE.md).
+    limits = {"cli": 400}
+    skipped = {"tests", "build", "cdk.out", "node_modules"}
+    lengths = {
+        str(path.relative_to(ROOT)): len(path.read_text(encoding="utf-8").splitlines())
+        for path in ROOT.rglob("*.py")
+        if path.relative_to(ROOT).parts[0] not in skipped
+        and not path.relative_to(ROOT).parts[0].startswith(".")
+    }
+    assert len(lengths) > 50
+    too_long = {name: n for name, n in lengths.items() if n > limits.get(name.split("/")[0], 600)}
+    assert too_long == {}

@@ -18,6 +18,7 @@ from contract.config import DEFAULTS
 from ops import estimate as est
 from ops import estimate_report as report
 from ops import measured_rates as measured
+from ops import record_sizes
 from ops.estimate import estimate, load_prices
 from ops.estimate_inputs import EstimateError
 from ops.estimate_report import render_text
@@ -106,7 +107,7 @@ def test_metered_costs_grow_with_the_load():
 def test_firehose_bills_every_record_as_at_least_5_kb():
     # GIVEN two item sizes whose Kinesis records both fall under 5 KB
     small_item, larger_item = 100, 1000
-    assert est.kinesis_record_bytes(larger_item) < 5 * 1024
+    assert record_sizes.kinesis_record_bytes(larger_item) < 5 * 1024
     small, larger = estimate(1_000, small_item), estimate(1_000, larger_item)
     # THEN Firehose ingest costs the same for both: each record is billed as 5 KB
     assert (
@@ -115,7 +116,7 @@ def test_firehose_bills_every_record_as_at_least_5_kb():
     )
     # and a record over 5 KB is billed as 10 KB: twice as much
     big = estimate(1_000, 3000)
-    assert 5 * 1024 < est.kinesis_record_bytes(3000) <= 10 * 1024
+    assert 5 * 1024 < record_sizes.kinesis_record_bytes(3000) <= 10 * 1024
     assert big["this_design"]["components"]["firehose_ingest"] == pytest.approx(
         2 * small["this_design"]["components"]["firehose_ingest"], rel=1e-3
     )
@@ -165,7 +166,7 @@ def test_freshness_is_both_buffers_plus_schedule_plus_load():
     assert f["dynamic_partitioning_factor"] == 1.5
     assert f["schedule_seconds"] == 600
     # The transform's 1 MB buffer fills in 1 MB / (50 changes/s x the record size).
-    record = est.kinesis_record_bytes(1024)
+    record = record_sizes.kinesis_record_bytes(1024)
     assert f["processor_buffer_seconds"] == pytest.approx(1_000_000 / (50 * record), abs=0.1)
     assert result["freshness_seconds"] == pytest.approx(
         f["processor_buffer_seconds"] + 120 * 1.5 + 600 + f["load_seconds"], abs=0.2
@@ -370,8 +371,8 @@ def test_record_and_line_sizes_match_what_kinesis_and_the_transform_carry(target
         record, sequence_number="49660000000000000000000000000000000000000000000001",
         arrival_ms=1764077161000,
     )  # fmt: skip
-    assert est.kinesis_record_bytes(size, 2) == pytest.approx(record_bytes, rel=0.1)
-    assert est.staging_line_bytes(size) == pytest.approx(len(line), rel=0.1)
+    assert record_sizes.kinesis_record_bytes(size, 2) == pytest.approx(record_bytes, rel=0.1)
+    assert record_sizes.staging_line_bytes(size) == pytest.approx(len(line), rel=0.1)
 
 
 # --- inputs, output and the data it rests on -------------------------------------------
