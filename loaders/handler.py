@@ -325,8 +325,10 @@ def _run(event: dict[str, Any], context: Any) -> dict[str, Any]:
         }
     try:
         if "action" not in event:
-            work = discover(s3, sqs, settings, lane=lane, queue_url=queue_url, deadline=deadline)
-            summary = {"lane": lane, **load_work(conn, s3, sqs, settings, work, deadline)}
+            summary = {
+                "lane": lane,
+                **run_scheduled(conn, s3, sqs, settings, deadline, lane=lane, queue_url=queue_url),
+            }
             if lane is not None:
                 _note_lane_run(conn, lane, started, summary)
         else:
