@@ -51,8 +51,23 @@ _TABLE_WRITES = ("ConsumedWriteCapacityUnits", "TimeToLiveDeletedItemCount")
 _REPLICATION_AGE = "AgeOfOldestUnreplicatedRecord"
 
 
+class _Attention:
+    """A status whose ``attention`` lists what needs an operator (empty: nothing)."""
+
+    attention: list[str]
+
+    @property
+    def needs_attention(self) -> bool:
+        return bool(self.attention)
+
+    def to_json(self) -> dict[str, Any]:
+        # Every subclass is a dataclass; the mixin itself cannot say so to mypy.
+        fields = asdict(self)  # type: ignore[call-overload]
+        return {**fields, "needs_attention": self.needs_attention}
+
+
 @dataclass
-class TableStatus:
+class TableStatus(_Attention):
     table: str
     target: str  # the MariaDB table it loads into
     # Age of the oldest change not yet committed to MariaDB; 0 when nothing is pending.
@@ -72,16 +87,9 @@ class TableStatus:
     attention: list[str] = field(default_factory=list)
     lane: str = ""  # the loader lane that loads it (contract.lanes)
 
-    @property
-    def needs_attention(self) -> bool:
-        return bool(self.attention)
-
-    def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "needs_attention": self.needs_attention}
-
 
 @dataclass
-class LaneStatus:
+class LaneStatus(_Attention):
     """One loader lane: what waits for it, and how its last run ended (``busy``: another
     run held a table's lock; ``failed``: files failed or the run stopped early)."""
 
@@ -100,13 +108,6 @@ class LaneStatus:
     attention: list[str] = field(default_factory=list)
     # The greatest freshness of its tables (the age of its oldest change not yet in MariaDB).
     freshness_seconds: float = 0.0
-
-    @property
-    def needs_attention(self) -> bool:
-        return bool(self.attention)
-
-    def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "needs_attention": self.needs_attention}
 
 
 @dataclass
