@@ -25,9 +25,10 @@ periods.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from contract import lanes
 from contract.config import freshness_objective
@@ -266,15 +267,6 @@ def _lanes(
     return out
 
 
-def _lane_runs(conn: Any) -> dict[str, ledger.LaneRun]:
-    try:
-        return ledger.lane_runs(conn)
-    except Exception as e:
-        if is_missing_table(e):
-            return {}
-        raise
-
-
 def _total(values: Any) -> int | None:
     known = [v for v in values if v is not None]
     return sum(known) if known else None
@@ -307,35 +299,43 @@ def _staged(pipeline: Pipeline) -> dict[str, list[tuple[str, str, int, datetime]
     return out
 
 
-def _done(conn: Any, objects: list[tuple[str, str]]) -> set[tuple[str, str]]:
-    ids = {ledger.job_id(k, e): (k, e) for k, e in objects}
+_T = TypeVar("_T")
+
+
+def _unless_new(read: Callable[[], _T], empty: _T) -> _T:
+    """``read()`` of the ledger or lanes table, or ``empty`` before the first load made it."""
     try:
-        found = ledger.done_ids(conn, list(ids))
+        return read()
     except Exception as e:
         if is_missing_table(e):
-            return set()
+            return empty
         raise
+
+
+def _lane_runs(conn: Any) -> dict[str, ledger.LaneRun]:
+    return _unless_new(lambda: ledger.lane_runs(conn), {})
+
+
+def _done(conn: Any, objects: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    ids = {ledger.job_id(k, e): (k, e) for k, e in objects}
+    found: set[str] = _unless_new(lambda: ledger.done_ids(conn, list(ids)), set())
     return {ids[i] for i in found}
 
 
+def _naive_utc(when: datetime) -> datetime:
+    return when.astimezone(UTC).replace(tzinfo=None)
+
+
 def _ledger_per_table(conn: Any, since: datetime) -> dict[str, dict[str, Any]]:
-    """Last load, recent failures and quarantine, and the newest loaded keys, per source table."""
-    try:
-        return ledger.activity_since(conn, since.astimezone(UTC).replace(tzinfo=None))
-    except Exception as e:
-        if is_missing_table(e):
-            return {}
-        raise
+    """Last load, recent failures and quarantine, and the newest change committed, per source table."""
+    return _unless_new(lambda: ledger.activity_since(conn, _naive_utc(since)), {})
 
 
 def _latency(conn: Any, since: datetime) -> dict[str, freshness.Latency]:
     """Per source table, the latency of files first committed since ``since``."""
-    try:
-        files = ledger.committed_since(conn, since.astimezone(UTC).replace(tzinfo=None))
-    except Exception as e:
-        if is_missing_table(e):
-            return {}
-        raise
+    files: list[ledger.CommittedFile] = _unless_new(
+        lambda: ledger.committed_since(conn, _naive_utc(since)), []
+    )
     return freshness.latency_by_table(files)
 
 
